@@ -1,0 +1,5 @@
+import sys
+
+from paintgan.cli import main
+
+sys.exit(main())

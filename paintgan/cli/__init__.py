@@ -1,0 +1,34 @@
+"""The `paintgan` command line: one module a subcommand, each a thin layer over the engine API."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from paintgan.errors import PaintGANError
+
+# Each module defines `add_parser(subparsers)` which registers its subcommand with `func=run(args) -> int`.
+SUBCOMMANDS = ("render", "convert", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paintgan", description="PaintGAN: paint a map, get a picture.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"paintgan.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PaintGANError as exc:
+        print(f"paintgan: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("paintgan: interrupted", file=sys.stderr)
+        return 130
