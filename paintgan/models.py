@@ -1,0 +1,448 @@
+"""PaintGAN's native model format, `Model` (card + generator + optional encoder) and the model registry.
+
+A native model is one `.safetensors` file: generator weights under `generator.`, the optional SPADE style
+encoder under `encoder.`, and the model card as JSON in the metadata key `paintgan.card`. safetensors holds
+only tensors, so opening a model file can never run code. Upstream `.pth` checkpoints are read through
+`paintgan.checkpoints` (weights-only unpickling) and get a card synthesised from what their state dict shows.
+
+The registry looks in two folders: the bundled `weights/` beside the package (inside the PyInstaller bundle
+when frozen) and the user's model folder (`$PAINTGAN_HOME/models`, else the platform's user data dir). A user
+model with the same name as a bundled one is listed as a user model and wins, so a user can replace one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from paintgan import __version__, checkpoints
+from paintgan.errors import CheckpointError, OutputError, PaintGANError
+from paintgan.families import Family, get_family
+from paintgan.families.spade import EncoderConfig, build_encoder
+from paintgan.labels import LabelSet
+
+log = logging.getLogger(__name__)
+
+InputKind = Literal["labels", "sketch", "image"]
+INPUT_KINDS: tuple[str, ...] = ("labels", "sketch", "image")
+CARD_KEY = "paintgan.card"
+GENERATOR_PREFIX = "generator."
+ENCODER_PREFIX = "encoder."
+NATIVE_SUFFIX = ".safetensors"
+FORMAT_VERSION = 1
+PLACEHOLDER_DESCRIPTION = "untrained placeholder: the bundled models are not trained yet"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Upstream generator files: latest_net_G.pth, 100_net_G.pth, latest_net_G_A.pth (CycleGAN training).
+_UPSTREAM_G_RE = re.compile(r"^(?P<prefix>.+)_net_G(?:_[AB])?\.pth$")
+
+
+@dataclass
+class ModelCard:
+    """What a user (and the app) needs to know about a model; stored as JSON inside the model file."""
+
+    name: str
+    family: str
+    config: dict[str, Any]
+    input_kind: InputKind
+    input_nc: int
+    size_multiple: int
+    label_set: LabelSet | None = None
+    encoder_config: dict[str, Any] | None = None
+    description: str = ""
+    training: dict[str, Any] = field(default_factory=dict)  # data, licence, steps, hardware, hours
+    metrics: dict[str, Any] = field(default_factory=dict)
+    limits: str = ""
+    version: str = "1"
+    placeholder: bool = False
+    source: str = ""  # where the weights came from: "upstream:<file name>", "paintgan train", ...
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.input_kind not in INPUT_KINDS:
+            raise CheckpointError(f"model card has input kind {self.input_kind!r}; expected one of {INPUT_KINDS}")
+        if self.input_kind == "labels" and self.label_set is None:
+            raise CheckpointError(f"model card {self.name!r} takes label maps but names no label set")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["label_set"] = None if self.label_set is None else self.label_set.to_dict()
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        known = {f.name for f in fields(cls)}
+        try:
+            values = {k: v for k, v in data.items() if k in known}
+            if values.get("label_set") is not None:
+                values["label_set"] = LabelSet.from_dict(values["label_set"])
+            return cls(**values)
+        except PaintGANError:
+            raise
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"model card is malformed ({exc}); expected a PaintGAN model card") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelCard:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"model card is not valid JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise CheckpointError("model card is not a JSON object; expected a PaintGAN model card")
+        return cls.from_dict(data)
+
+
+@dataclass
+class Model:
+    """A ready-to-run model: its card, the generator in eval mode, and the style encoder if it has one."""
+
+    card: ModelCard
+    generator: nn.Module
+    encoder: nn.Module | None = None
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def family(self) -> Family:
+        return get_family(self.card.family)
+
+    @property
+    def config(self) -> Any:
+        return self.family.config_cls(**self.card.config)
+
+
+# ---------------------------------------------------------------------------------------------- cards
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(config)))
+
+
+def synthesise_card(
+    family: Family,
+    config: Any,
+    *,
+    name: str,
+    encoder_config: Any | None = None,
+    source: str = "",
+) -> ModelCard:
+    """The card of an upstream checkpoint: everything its state dict tells, and nothing it does not."""
+    label_set: LabelSet | None = None
+    if family.conditional == "labels":
+        input_kind: InputKind = "labels"
+        label_set = _label_set_for(config)
+        input_nc = _semantic_channels(config)
+    else:
+        input_nc = int(config.input_nc)
+        input_kind = "sketch" if input_nc == 1 else "image"
+    return ModelCard(
+        name=name,
+        family=family.name,
+        config=_config_dict(config),
+        input_kind=input_kind,
+        input_nc=input_nc,
+        size_multiple=int(family.size_multiple(config)),
+        label_set=label_set,
+        encoder_config=None if encoder_config is None else _config_dict(encoder_config),
+        description=f"upstream {family.name} checkpoint, converted by PaintGAN {__version__}",
+        limits="not trained by PaintGAN: its training data, licence and quality are whatever its publisher says",
+        source=source,
+    )
+
+
+def _semantic_channels(config: Any) -> int:
+    return int(config.label_nc) + int(config.contain_dontcare) + int(config.instance_edges)
+
+
+def _label_set_for(config: Any) -> LabelSet:
+    """SPADE's published presets have known label sets; any other label count gets numbered classes."""
+    from paintgan import labels
+
+    preset = {
+        (150, True, False): labels.ade20k_labelset,
+        (182, True, True): labels.coco_labelset,
+        (35, False, True): labels.cityscapes_labelset,
+    }.get((int(config.label_nc), bool(config.contain_dontcare), bool(config.instance_edges)))
+    return preset() if preset is not None else labels.numbered_labelset(int(config.label_nc))
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def load_model(name_or_path: str | os.PathLike[str], encoder: str | os.PathLike[str] | None = None) -> Model:
+    """Load a native `.safetensors` model, an upstream `.pth` generator, or a registered model by name.
+
+    For an upstream SPADE generator with a VAE, the encoder is `encoder` if given, else the `<prefix>_net_E.pth`
+    beside a `<prefix>_net_G.pth`, if there is one.
+    """
+    path = Path(name_or_path)
+    if not path.is_file():
+        text = str(name_or_path)
+        looks_like_path = os.sep in text or "/" in text or path.suffix in (NATIVE_SUFFIX, ".pth", ".pt")
+        if looks_like_path:
+            raise CheckpointError(f"model file not found: {text}")
+        path = find_model(text)
+    if path.suffix == NATIVE_SUFFIX and CARD_KEY in _metadata(path):
+        if encoder is not None:
+            raise CheckpointError(
+                f"{path.name} is a PaintGAN model; its encoder is inside it, so --encoder is only for .pth files"
+            )
+        return _load_native(path)
+    return _load_upstream(path, None if encoder is None else Path(encoder))
+
+
+def _eval(module: nn.Module) -> nn.Module:
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def _load_native(path: Path) -> Model:
+    card = read_card(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: cannot read its weights ({_one_line(exc)}); the file may be truncated") from None
+    family = get_family(card.family)
+    generator = family.build(family.config_cls(**card.config))
+    checkpoints.load_weights(generator, _strip(tensors, GENERATOR_PREFIX), f"{family.name} generator of {path.name}")
+    enc: nn.Module | None = None
+    if card.encoder_config is not None:
+        enc = build_encoder(EncoderConfig(**card.encoder_config))
+        checkpoints.load_weights(enc, _strip(tensors, ENCODER_PREFIX), f"style encoder of {path.name}")
+    return Model(card, _eval(generator), None if enc is None else _eval(enc), path)
+
+
+def _strip(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _upstream_name(path: Path) -> str:
+    """`checkpoints/ade20k/latest_net_G.pth` -> "ade20k"; `my_model.pth` -> "my_model"."""
+    m = _UPSTREAM_G_RE.match(path.name)
+    base = path.parent.resolve().name if m else path.stem
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("._-")
+    return cleaned or "model"
+
+
+def encoder_beside(path: Path) -> Path | None:
+    """The `<prefix>_net_E.pth` that upstream SPADE saves next to `<prefix>_net_G.pth`, if present."""
+    m = _UPSTREAM_G_RE.match(path.name)
+    if not m:
+        return None
+    candidate = path.with_name(f"{m.group('prefix')}_net_E.pth")
+    return candidate if candidate.is_file() else None
+
+
+def _load_upstream(path: Path, encoder: Path | None) -> Model:
+    family, config, generator = checkpoints.load_generator(path)
+    enc_path = encoder
+    if enc_path is None and getattr(config, "use_vae", False):
+        enc_path = encoder_beside(path)
+    enc: nn.Module | None = None
+    enc_config: Any | None = None
+    if enc_path is not None:
+        if not getattr(config, "use_vae", False):
+            raise CheckpointError(f"{path.name} has no style input (no VAE), so it cannot use the encoder {enc_path.name}")
+        if not enc_path.is_file():
+            raise CheckpointError(f"encoder file not found: {enc_path}")
+        enc_config, enc = checkpoints.load_encoder(enc_path)
+    card = synthesise_card(family, config, name=_upstream_name(path), encoder_config=enc_config, source=f"upstream:{path.name}")
+    return Model(card, _eval(generator), None if enc is None else _eval(enc), path)
+
+
+# ------------------------------------------------------------------------------------------- saving
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _atomic_target(path: Path) -> None:
+    if path.suffix != NATIVE_SUFFIX:
+        raise OutputError(f"cannot save a model as {path.name}; expected a file name ending in {NATIVE_SUFFIX}")
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
+
+
+def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
+    """Write `model` as one native file; an existing file is replaced only once the new one is complete."""
+    target = Path(path)
+    _atomic_target(target)
+    tensors: dict[str, Tensor] = {}
+    for prefix, module in ((GENERATOR_PREFIX, model.generator), (ENCODER_PREFIX, model.encoder)):
+        if module is None:
+            continue
+        for key, value in module.state_dict().items():
+            # safetensors refuses shared storage; clone() gives every tensor its own.
+            tensors[prefix + key] = value.detach().to("cpu").contiguous().clone()
+    metadata = {CARD_KEY: model.card.to_json(), "format": "paintgan"}
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def convert(in_pth: str | os.PathLike[str], out_safetensors: str | os.PathLike[str], name: str | None = None,
+            encoder: str | os.PathLike[str] | None = None) -> ModelCard:
+    """Convert an upstream checkpoint (and its encoder, found beside it or given) to one native file."""
+    target = Path(out_safetensors)
+    _atomic_target(target)
+    model = load_model(Path(in_pth), encoder=encoder)
+    if name is not None:
+        model.card.name = _check_name(name)
+    save_model(model, target)
+    return model.card
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: not a readable safetensors file ({_one_line(exc)})") from None
+
+
+def read_card(path: str | os.PathLike[str]) -> ModelCard:
+    """The card of a native model file, read from its header without loading the weights."""
+    p = Path(path)
+    metadata = _metadata(p)
+    if CARD_KEY not in metadata:
+        raise CheckpointError(f"{p.name}: safetensors file without a PaintGAN model card (metadata key {CARD_KEY!r})")
+    return ModelCard.from_json(metadata[CARD_KEY])
+
+
+# ----------------------------------------------------------------------------------------- registry
+
+
+def bundled_models_dir() -> Path:
+    """`weights/` at the repository root, or inside the PyInstaller bundle when frozen."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    root = Path(frozen_root) if frozen_root else Path(__file__).resolve().parent.parent
+    return root / "weights"
+
+
+def user_models_dir() -> Path:
+    home = os.environ.get("PAINTGAN_HOME")
+    if home:
+        return Path(home) / "models"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("PaintGAN", appauthor=False)) / "models"
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    card: ModelCard
+    path: Path
+    origin: Literal["bundled", "user"]
+
+
+def registry() -> dict[str, RegistryEntry]:
+    """Every readable native model by name; user models shadow bundled ones of the same name."""
+    entries: dict[str, RegistryEntry] = {}
+    for origin, folder in (("bundled", bundled_models_dir()), ("user", user_models_dir())):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob(f"*{NATIVE_SUFFIX}")):
+            try:
+                card = read_card(path)
+            except PaintGANError as exc:
+                # One broken file must not hide the others (or stop the app from starting).
+                log.warning("skipping model file %s: %s", path, exc)
+                continue
+            entries[card.name] = RegistryEntry(card, path, origin)  # type: ignore[arg-type]
+    return entries
+
+
+def list_models() -> list[ModelCard]:
+    return [e.card for e in sorted(registry().values(), key=lambda e: e.card.name)]
+
+
+def find_model(name: str) -> Path:
+    entries = registry()
+    if name in entries:
+        return entries[name].path
+    known = ", ".join(sorted(entries)) or "none installed"
+    raise CheckpointError(f"unknown model {name!r}; known models: {known} (or give a .safetensors/.pth path)")
+
+
+def _check_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise CheckpointError(f"model name {name!r} is not usable; expected letters, digits, '_', '-', '.' (max 64)")
+    return name
+
+
+def import_model(path: str | os.PathLike[str], name: str | None = None) -> ModelCard:
+    """Copy a native model, or convert an upstream `.pth`, into the user's model folder.
+
+    The model is loaded in full first, so a file that would not render is refused and nothing is written.
+    """
+    src = Path(path)
+    if not src.is_file():
+        raise CheckpointError(f"model file not found: {src}")
+    model = load_model(src)
+    if name is not None:
+        model.card.name = _check_name(name)
+    _check_name(model.card.name)
+    folder = user_models_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the user model folder {folder}: {exc.strerror or exc}") from None
+    target = folder / f"{model.card.name}{NATIVE_SUFFIX}"
+    if src.suffix == NATIVE_SUFFIX and name is None:
+        tmp = folder / f".{target.name}.tmp"
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    else:
+        save_model(model, target)
+    return model.card
+
+
+# ------------------------------------------------------------------------------------- placeholders
+
+
+def placeholder_model(input_kind: InputKind, label_set: LabelSet | None = None, seed: int = 0) -> Model:
+    """An untrained light generator with seeded random weights, clearly marked as a placeholder.
+
+    The app uses it until trained bundled weights exist, so that painting and the render loop work end to end.
+    """
+    raise NotImplementedError

@@ -1,0 +1,335 @@
+"""Inputs in, picture out: the one rendering call used by the app, the CLI, eval and bench.
+
+`Renderer` moves a `Model` to its device once, then turns a label map, a sketch or an RGB image into a picture:
+validate, reflect-pad to the family's size multiple, build the network input (one-hot semantic tensor with
+dontcare / instance-edge channels for label models, [-1, 1] pixels for image models), pick SPADE's style
+vector, run under `torch.inference_mode`, crop back, and quantise as `round((y + 1) * 127.5)`.
+
+Sizes: each side must be 64..4096 px. Smaller inputs are refused rather than padded up, because a generator
+trained on 256 px crops shows only its padding when fed a 20 px strip; the app's canvas never goes below 64.
+
+SPADE's style vector z: `style` (an RGB picture) gives z = the encoder's mean for it (what upstream `--style`
+test code does); else `z` as given; else `seed` gives `z = randn` from a generator seeded with it. With none of
+them, seed 0 is used, so the same input always gives the same picture (upstream draws a fresh z every time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from paintgan.devices import default_dtype, pick_device
+from paintgan.errors import InputError
+from paintgan.families.spade import DONTCARE_VALUE, instance_edges, semantic_tensor
+from paintgan.labels import check_indices
+from paintgan.models import Model
+
+MIN_SIDE = 64
+MAX_SIDE = 4096
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Box:
+    """A pixel rectangle, half-open: columns x0..x1-1, rows y0..y1-1."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+def to_uint8(y: Tensor) -> np.ndarray:
+    """1x3xHxW (or 3xHxW) in [-1, 1] -> HxWx3 uint8 by round-half-to-even of (y + 1) * 127.5 in float64."""
+    arr = y.detach().to("cpu", torch.float32).numpy().astype(np.float64)
+    if arr.ndim == 4:
+        arr = arr[0]
+    return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+
+def _check_size(h: int, w: int, what: str) -> None:
+    if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
+        raise InputError(f"{what} is {w}x{h} px; expected each side between {MIN_SIDE} and {MAX_SIDE} px")
+
+
+def _pad(arr: np.ndarray, multiple: int) -> np.ndarray:
+    """Reflect-pad the bottom and right of an HxW(xC) array up to the next multiple."""
+    h, w = arr.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return arr
+    widths = [(0, ph), (0, pw)] + [(0, 0)] * (arr.ndim - 2)
+    return np.pad(arr, widths, mode="reflect")
+
+
+def _pixels_to_tensor(pixels: np.ndarray) -> Tensor:
+    """HxWxC uint8 -> 1xCxHxW float32 in [-1, 1], the exact ops of torchvision ToTensor + Normalize(0.5, 0.5)."""
+    x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).float().unsqueeze(0)
+    return (x / 255.0 - 0.5) / 0.5
+
+
+class Renderer:
+    """Runs one model on one device. Not thread-safe: give each worker thread its own, or serialise calls."""
+
+    def __init__(
+        self,
+        model: Model,
+        device: str = "auto",
+        dtype: torch.dtype | None = None,
+        threads: int | None = None,
+    ) -> None:
+        if threads is not None:
+            torch.set_num_threads(max(1, int(threads)))
+        self.model = model
+        self.card = model.card
+        self.config = model.config
+        self.device = pick_device(device)
+        self.dtype = dtype if dtype is not None else default_dtype(self.device)
+        self.generator = model.generator.to(self.device, self.dtype).eval()
+        self.encoder = None if model.encoder is None else model.encoder.to(self.device, self.dtype).eval()
+        self.multiple = int(model.card.size_multiple)
+        self.use_vae = bool(getattr(self.config, "use_vae", False))
+
+    # ------------------------------------------------------------------------------------ public
+
+    def render(
+        self,
+        source: np.ndarray,
+        *,
+        style: np.ndarray | None = None,
+        z: Tensor | np.ndarray | None = None,
+        seed: int | None = None,
+        instance: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The picture for `source` as HxWx3 uint8, the same size as `source`."""
+        return to_uint8(self.render_tensor(source, style=style, z=z, seed=seed, instance=instance))
+
+    def render_tensor(
+        self,
+        source: np.ndarray,
+        *,
+        style: np.ndarray | None = None,
+        z: Tensor | np.ndarray | None = None,
+        seed: int | None = None,
+        instance: np.ndarray | None = None,
+    ) -> Tensor:
+        """The raw generator output, 1x3xHxW float32 on the CPU, in [-1, 1]."""
+        source, edges = self._prepare(source, instance)
+        latent = self.latent(style=style, z=z, seed=seed)
+        h, w = source.shape[:2]
+        return self._run(source, edges, latent)[..., :h, :w]
+
+    def latent(
+        self,
+        *,
+        style: np.ndarray | None = None,
+        z: Tensor | np.ndarray | None = None,
+        seed: int | None = None,
+    ) -> Tensor | None:
+        """SPADE's z (1 x z_dim, float32, CPU) for these options; None for models without a style input."""
+        given = [name for name, v in (("style", style), ("z", z)) if v is not None]
+        if not self.use_vae:
+            if given:
+                raise InputError(
+                    f"model {self.card.name!r} takes no style ({given[0]} given); only SPADE models with a VAE do"
+                )
+            return None
+        if len(given) > 1:
+            raise InputError("give either a style image or z, not both")
+        z_dim = int(self.config.z_dim)
+        if style is not None:
+            return self._encode_style(style)
+        if z is not None:
+            zt = (z if isinstance(z, Tensor) else torch.from_numpy(np.asarray(z))).to("cpu", torch.float32)
+            if zt.numel() != z_dim:
+                raise InputError(f"z has {zt.numel()} values; model {self.card.name!r} expects {z_dim}")
+            return zt.reshape(1, z_dim)
+        gen = torch.Generator().manual_seed(DEFAULT_SEED if seed is None else int(seed))
+        return torch.randn(1, z_dim, generator=gen, dtype=torch.float32)
+
+    def render_region(
+        self,
+        source: np.ndarray,
+        box: Box,
+        *,
+        overlap: int = 32,
+        latent: Tensor | None = None,
+        instance: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Render only `box` of a big canvas: the box plus `overlap` px of context, aligned to the size multiple.
+
+        Convolutions near the box edge then see real neighbours rather than padding, so tiles placed side by side
+        meet with small seams. Pass the canvas-wide `latent` (from `latent()`) so every tile uses the same z.
+        Returns box.height x box.width x 3 uint8.
+        """
+        source, edges = self._prepare(source, instance)
+        return self._render_box(source, edges, box, overlap, self.latent() if latent is None else latent)
+
+    def render_tiled(
+        self,
+        source: np.ndarray,
+        *,
+        tile: int = 512,
+        overlap: int = 32,
+        style: np.ndarray | None = None,
+        z: Tensor | np.ndarray | None = None,
+        seed: int | None = None,
+        instance: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The whole picture, rendered tile by tile (bounded memory for big canvases)."""
+        source, edges = self._prepare(source, instance)
+        latent = self.latent(style=style, z=z, seed=seed)
+        h, w = source.shape[:2]
+        out = np.empty((h, w, 3), np.uint8)
+        for box in tiles(w, h, tile):
+            out[box.y0 : box.y1, box.x0 : box.x1] = self._render_box(source, edges, box, overlap, latent)
+        return out
+
+    # ------------------------------------------------------------------------------------ inside
+
+    def _render_box(
+        self, source: np.ndarray, edges: np.ndarray | None, box: Box, overlap: int, latent: Tensor | None
+    ) -> np.ndarray:
+        h, w = source.shape[:2]
+        if not (0 <= box.x0 < box.x1 <= w and 0 <= box.y0 < box.y1 <= h):
+            raise InputError(f"region {box} lies outside the {w}x{h} canvas")
+        if overlap < 0:
+            raise InputError(f"overlap must be >= 0 px; got {overlap}")
+        ctx = self._context_box(box, overlap, w, h)
+        rows, cols = slice(ctx.y0, ctx.y1), slice(ctx.x0, ctx.x1)
+        y = self._run(source[rows, cols], None if edges is None else edges[rows, cols], latent)
+        oy, ox = box.y0 - ctx.y0, box.x0 - ctx.x0
+        return to_uint8(y[..., oy : oy + box.height, ox : ox + box.width])
+
+    def _context_box(self, box: Box, overlap: int, w: int, h: int) -> Box:
+        m = self.multiple
+
+        def span(lo: int, hi: int, size: int) -> tuple[int, int]:
+            # Aligning the context to the size multiple keeps every stride-2 layer on the same pixel grid as a
+            # full render, which is what makes the tile interiors match it.
+            a = max(0, (lo - overlap) // m * m)
+            b = min(size, -(-(hi + overlap) // m) * m)
+            while b - a < MIN_SIDE:  # only near the edge of small canvases
+                a, b = max(0, a - m), min(size, b + m)
+            return a, b
+
+        x0, x1 = span(box.x0, box.x1, w)
+        y0, y1 = span(box.y0, box.y1, h)
+        return Box(x0, y0, x1, y1)
+
+    def _prepare(self, source: np.ndarray, instance: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Validate the input; for models with an instance-edge channel, also its edge map (whole canvas)."""
+        source = self._validate(source)
+        wants_edges = self.card.input_kind == "labels" and bool(self.config.instance_edges)
+        if instance is None:
+            # A painted label map has no instance layer: each painted region counts as one instance.
+            return source, instance_edges(source) if wants_edges else None
+        if not wants_edges:
+            raise InputError(f"model {self.card.name!r} takes no instance map (it has no instance-edge input)")
+        arr = np.asarray(instance)
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+            raise InputError(f"instance map must be a single-channel integer image; got shape {arr.shape}, {arr.dtype}")
+        if arr.shape != source.shape:
+            raise InputError(
+                f"instance map is {arr.shape[1]}x{arr.shape[0]} px; expected the label map's {source.shape[1]}x{source.shape[0]}"
+            )
+        return source, instance_edges(arr)
+
+    def _validate(self, source: np.ndarray) -> np.ndarray:
+        arr = np.asarray(source)
+        kind = self.card.input_kind
+        if kind == "image":
+            nc = self.card.input_nc
+            if arr.ndim == 2 and nc == 1:
+                arr = arr[..., None]
+            if arr.ndim != 3 or arr.shape[2] != nc:
+                got = "x".join(map(str, arr.shape))
+                raise InputError(f"model {self.card.name!r} takes an HxWx{nc} image; got an array of shape {got}")
+            if arr.dtype != np.uint8:
+                raise InputError(f"image must be uint8 (0..255); got {arr.dtype}")
+        else:
+            what = "label map" if kind == "labels" else "sketch"
+            if arr.ndim != 2:
+                raise InputError(
+                    f"model {self.card.name!r} takes a single-channel {what} (HxW); got shape {'x'.join(map(str, arr.shape))}"
+                )
+            if kind == "sketch" and arr.dtype != np.uint8:
+                raise InputError(f"sketch ink must be uint8 (0 = no ink, 255 = full ink); got {arr.dtype}")
+        _check_size(arr.shape[0], arr.shape[1], "input")
+        if kind == "labels":
+            self._check_labels(arr)
+        return arr
+
+    def _check_labels(self, labels: np.ndarray) -> None:
+        label_set = self.card.label_set
+        assert label_set is not None  # a labels card always has one (ModelCard checks)
+        # Upstream SPADE sends 255 ("unlabelled" in ADE20K / COCO-Stuff PNGs) and label_nc to the dontcare channel.
+        extra = (int(self.config.label_nc), DONTCARE_VALUE) if self.config.contain_dontcare else ()
+        check_indices(labels, label_set, extra)
+
+    def _network_input(self, source: np.ndarray, edges: np.ndarray | None) -> Tensor:
+        kind = self.card.input_kind
+        if kind == "labels":
+            c = self.config
+            labels = torch.from_numpy(source.astype(np.int64))[None]
+            edge_t = None if edges is None else torch.from_numpy(edges)[None]
+            return semantic_tensor(labels, int(c.label_nc), bool(c.contain_dontcare), edge_t)
+        if kind == "sketch":
+            paper = 255 - source  # the model sees black lines on white paper
+            pixels = np.repeat(paper[..., None], self.card.input_nc, axis=2)
+        else:
+            pixels = source
+        return _pixels_to_tensor(pixels)
+
+    def _run(self, source: np.ndarray, edges: np.ndarray | None, latent: Tensor | None) -> Tensor:
+        padded = _pad(source, self.multiple)
+        padded_edges = None if edges is None else _pad(edges, self.multiple)
+        x = self._network_input(padded, padded_edges).to(self.device, self.dtype)
+        with torch.inference_mode():
+            if self.use_vae:
+                assert latent is not None
+                y = self.generator(x, latent.to(self.device, self.dtype))
+            else:
+                y = self.generator(x)
+        return y.to("cpu", torch.float32)
+
+    def _encode_style(self, style: np.ndarray) -> Tensor:
+        if self.encoder is None:
+            raise InputError(
+                f"model {self.card.name!r} has no style encoder; give --encoder E.pth (upstream latest_net_E.pth)"
+            )
+        arr = np.asarray(style)
+        if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+            raise InputError(f"style image must be HxWx3 uint8 RGB; got shape {arr.shape}, {arr.dtype}")
+        _check_size(arr.shape[0], arr.shape[1], "style image")
+        x = _pixels_to_tensor(arr).to(self.device, self.dtype)
+        with torch.inference_mode():
+            mu, _logvar = self.encoder(x)
+        return mu.to("cpu", torch.float32).reshape(1, -1)
+
+
+def tiles(width: int, height: int, tile: int) -> Iterator[Box]:
+    """Boxes of at most tile x tile covering the canvas, row by row."""
+    if tile < MIN_SIDE:
+        raise InputError(f"tile size {tile} is too small; expected at least {MIN_SIDE} px")
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            yield Box(x0, y0, min(x0 + tile, width), min(y0 + tile, height))
+
+
+def render(model: Model, source: np.ndarray, **options: Any) -> np.ndarray:
+    """One-off convenience: build a CPU/auto `Renderer` and render once."""
+    return Renderer(model).render(source, **options)
