@@ -67,7 +67,7 @@ def test_picture_over_the_limit_is_refused_from_the_header_before_decoding(tmp_p
 def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
     bomb = _with_header_size(_png(Image.new("L", (8, 8))), 60000, 60000)
     (tmp_path / "bomb.png").write_bytes(bomb)
-    with pytest.raises(InputError, match="decompression bomb|limit"):
+    with pytest.raises(InputError, match="decompression bomb"):
         images.read_rgb(tmp_path / "bomb.png", max_side=100000)
     with pytest.raises(InputError):
         images.read_rgb(tmp_path / "bomb.png")
