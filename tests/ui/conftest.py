@@ -1,0 +1,127 @@
+"""Fixtures for the app tests: a window on fast deterministic stand-in renderers, and mouse helpers.
+
+The stand-ins replace only the model call (`Renderer.render`): documents, labels, images and the worker
+pipeline are the real ones. One test (test_ui_render.py) runs the engine's own placeholder model end to end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+pytestmark = pytest.mark.gui
+
+LUT = np.random.default_rng(7).integers(0, 256, size=(65536, 3), dtype=np.uint8)
+
+
+class FakeRenderer:
+    """Colours each input value from a fixed table (seed shifts it); RGB input is inverted (a "restyle")."""
+
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+        self.delay = delay
+        self.fail = fail
+        self.calls: list[tuple[int, ...]] = []
+        self.lock = threading.Lock()
+        self.device = "cpu"
+
+    def render(self, source: np.ndarray, *, style: np.ndarray | None = None, seed: int | None = None) -> np.ndarray:
+        with self.lock:
+            self.calls.append(source.shape)
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("the stand-in model was told to fail")
+        if source.ndim == 3:
+            return 255 - source
+        return LUT[(source.astype(np.int64) + (seed or 0)) % len(LUT)]
+
+
+@pytest.fixture
+def factory():
+    """A renderer factory whose renderers are recorded, so tests can reach them."""
+    made: list[FakeRenderer] = []
+
+    def make(model, device, threads):  # noqa: ANN001 - mirrors Renderer(model, device, threads)
+        renderer = FakeRenderer()
+        renderer.model = model
+        made.append(renderer)
+        return renderer
+
+    make.made = made
+    return make
+
+
+@pytest.fixture
+def window(qtbot, factory):
+    from ui import MainWindow
+    from ui.settings import Settings
+
+    win = MainWindow(Settings(), renderer_factory=factory)
+    win.ask_save_changes = lambda: "discard"
+    qtbot.addWidget(win)
+    win.canvas.resize(600, 600)
+    win.canvas.set_view(1.0, QPointF(0, 0))
+    yield win
+    win.document.mark_clean()
+    win.close()
+    win.shutdown()
+
+
+class Mouse:
+    """Real QMouseEvents sent to the canvas at image coordinates (view: zoom 1, image origin at the widget's)."""
+
+    def __init__(self, canvas) -> None:  # noqa: ANN001
+        self.canvas = canvas
+
+    def pos(self, x: float, y: float) -> QPoint:
+        p = self.canvas.to_widget(x + 0.5, y + 0.5)
+        return QPoint(round(p.x()), round(p.y()))
+
+    def press(self, x: float, y: float, button=Qt.MouseButton.LeftButton) -> None:  # noqa: ANN001
+        QTest.mousePress(self.canvas, button, Qt.KeyboardModifier.NoModifier, self.pos(x, y))
+
+    def release(self, x: float, y: float, button=Qt.MouseButton.LeftButton) -> None:  # noqa: ANN001
+        QTest.mouseRelease(self.canvas, button, Qt.KeyboardModifier.NoModifier, self.pos(x, y))
+
+    def move(self, x: float, y: float, buttons=Qt.MouseButton.LeftButton) -> None:  # noqa: ANN001
+        """A move with the button held, as the window system sends it while dragging."""
+        pos = QPointF(self.pos(x, y))
+        event = QMouseEvent(QEvent.Type.MouseMove, pos, self.canvas.mapToGlobal(pos), Qt.MouseButton.NoButton,
+                            buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(self.canvas, event)
+
+    def drag(self, points, button=Qt.MouseButton.LeftButton) -> None:  # noqa: ANN001
+        """Press at the first point, move through the rest, release at the last."""
+        self.press(*points[0], button=button)
+        for point in points[1:]:
+            self.move(*point, buttons=button)
+        self.release(*points[-1], button=button)
+
+    def click(self, x: float, y: float) -> None:
+        self.press(x, y)
+        self.release(x, y)
+
+
+@pytest.fixture
+def mouse(window):
+    return Mouse(window.canvas)
+
+
+@pytest.fixture
+def wait_result(qtbot, window):
+    """Wait until the preview shows a picture made from `revision` (default: the current one)."""
+
+    def wait(revision: int | None = None, timeout: int = 10000):
+        target = window.document.revision if revision is None else revision
+        qtbot.waitUntil(lambda: window.preview.shown is not None and window.preview.shown.revision >= target,
+                        timeout=timeout)
+        return window.preview.shown
+
+    return wait

@@ -1,0 +1,333 @@
+"""The one place that talks to the engine from a thread, and the only place that knows the latest-wins rule.
+
+The UI thread never waits on a model. It hands the worker a `RenderRequest` (a private copy of the source and the
+document revision it came from); a request that arrives while a render runs REPLACES the pending one, so the
+queue never holds more than one picture's worth of work. Every result carries its revision and a serial number;
+the UI drops results older than what it already shows.
+
+Pipeline per request: draft model at the preview resolution -> restyle (if a restyle model is chosen). When no
+new request has come for `idle_ms` after a draft, the refine model (if any) renders the same revision at full
+size. Exceptions raised by a model become a one-line message (`failed`); the thread keeps serving.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+from paintgan.errors import PaintGANError
+
+DRAFT, REFINE, RESTYLE = "draft", "refine", "restyle"
+ROLES = (DRAFT, REFINE, RESTYLE)
+PHOTO_MAX_SIDE = 1024
+
+
+class RendererLike(Protocol):
+    def render(self, source: np.ndarray, *, style: np.ndarray | None = None, seed: int | None = None) -> np.ndarray:
+        ...
+
+
+# A model to use for a role: a registry name / file path (loaded in the worker thread), a ready `Model`, or None.
+ModelSpec = Any
+RendererFactory = Callable[[Any, str, int | None], RendererLike]
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    revision: int
+    source: np.ndarray  # label indices, sketch ink or an RGB photo: a copy the UI no longer touches
+    photo: bool = False  # True: `source` is a photo to restyle (no render model involved)
+    seed: int | None = None
+    style: np.ndarray | None = None  # style reference picture for models with an encoder
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    serial: int
+    revision: int
+    stage: str  # DRAFT, REFINE or "photo"
+    model_name: str
+    base: np.ndarray  # the model's picture (or the photo), HxWx3 uint8
+    styled: np.ndarray | None  # `base` restyled, same size
+    restyle_name: str
+    ms: float  # wall time of this result's model calls
+    placeholder: bool = False
+
+
+@dataclass
+class _Slot:
+    renderer: RendererLike | None = None
+    name: str = ""
+    placeholder: bool = False
+
+
+@dataclass
+class _ModelJob:
+    specs: dict[str, ModelSpec]
+    device: str
+    threads: int | None
+    ready: dict[str, RendererLike] = field(default_factory=dict)
+
+
+def one_line(exc: BaseException) -> str:
+    """A user-facing line for an exception: engine errors already are one; anything else gets its type."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, PaintGANError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _default_factory(model: Any, device: str, threads: int | None) -> RendererLike:
+    from paintgan.render import Renderer
+
+    return Renderer(model, device=device, threads=threads)
+
+
+def _load(spec: ModelSpec) -> Any:
+    if isinstance(spec, str):
+        from paintgan.models import load_model
+
+        return load_model(spec)
+    return spec
+
+
+def _fit(source: np.ndarray, max_side: int, nearest: bool) -> np.ndarray:
+    """Shrink so the longest side is at most `max_side` (labels by nearest: indices must not mix)."""
+    h, w = source.shape[:2]
+    if max(h, w) <= max_side:
+        return source
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    if source.dtype not in (np.uint8, np.uint16, np.float32):
+        source = source.astype(np.uint16)
+    return cv2.resize(source, size, interpolation=interpolation)
+
+
+class _Thread(QThread):
+    def __init__(self, worker: RenderWorker) -> None:
+        super().__init__()
+        self.setObjectName("PaintGAN render worker")
+        self._worker = worker
+
+    def run(self) -> None:
+        self._worker._loop()
+
+
+class RenderWorker(QObject):
+    resultReady = Signal(object)  # RenderResult
+    failed = Signal(str)  # one line; the worker keeps running
+    modelsChanged = Signal(object)  # {role: (name, placeholder, device)} after a model job
+    modelFailed = Signal(str, str)  # role, one line (the previous model for that role stays)
+    busyChanged = Signal(bool)
+    thumbnailReady = Signal(str, object)  # restyle model name, RGB picture
+
+    def __init__(self, renderer_factory: RendererFactory | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.renderer_factory = renderer_factory or _default_factory
+        self.preview_side = 512
+        self.idle_ms = 700
+        self.label_input = True  # whether the draft model takes indices (nearest resampling) or ink / RGB
+        self.stats: Counter[str] = Counter()  # model calls started, by stage: tests and status read it
+        self._cond = threading.Condition()
+        self._slots = {role: _Slot() for role in ROLES}
+        self._pending: RenderRequest | None = None
+        self._model_job: _ModelJob | None = None
+        self._restyle_again = False
+        self._refine: tuple[float, RenderRequest] | None = None
+        self._thumbs: list[tuple[str, ModelSpec, np.ndarray]] = []
+        self._last: tuple[RenderRequest, str, str, np.ndarray, float] | None = None  # request, stage, model, base, ms
+        self._serial = 0
+        self._stop = False
+        self._thread = _Thread(self)
+
+    # --- UI thread API ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if not self._thread.isRunning():
+            self._stop = False
+            self._thread.start()
+
+    def stop(self, timeout_ms: int = 15000) -> bool:
+        """Ask the thread to finish after the current model call; True when it has stopped."""
+        with self._cond:
+            self._stop = True
+            self._pending = None
+            self._cond.notify_all()
+        if not self._thread.isRunning():
+            return True
+        return bool(self._thread.wait(timeout_ms))
+
+    @property
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    def request(self, request: RenderRequest) -> None:
+        """Latest wins: replaces any request not yet started, and cancels a refine that has not begun."""
+        with self._cond:
+            self._pending = request
+            self._refine = None
+            self._cond.notify_all()
+
+    def restyle_again(self) -> None:
+        """The restyle model changed: restyle the last picture again without rendering it again."""
+        with self._cond:
+            self._restyle_again = True
+            self._cond.notify_all()
+
+    def set_models(self, specs: dict[str, ModelSpec], device: str = "auto", threads: int | None = None) -> None:
+        """Load models for the roles given (others keep theirs); a role mapped to None is cleared."""
+        with self._cond:
+            if self._model_job is not None:  # merge, newest spec per role wins
+                merged = dict(self._model_job.specs)
+                merged.update(specs)
+                specs = merged
+            self._model_job = _ModelJob(dict(specs), device, threads)
+            self._cond.notify_all()
+
+    def use_renderers(self, **renderers: tuple[str, RendererLike | None, bool]) -> None:
+        """Install ready renderers: role=(name, renderer, placeholder). For tests and benchmarks."""
+        with self._cond:
+            for role, (name, renderer, placeholder) in renderers.items():
+                self._slots[role] = _Slot(renderer, name if renderer else "", placeholder)
+            self._cond.notify_all()
+
+    def request_thumbnails(self, items: list[tuple[str, ModelSpec]], sample: np.ndarray) -> None:
+        """Restyle `sample` with each model when nothing else is waiting (for the restyle panel)."""
+        with self._cond:
+            self._thumbs = [(name, spec, sample) for name, spec in items]
+            self._cond.notify_all()
+
+    def has_model(self, role: str) -> bool:
+        return self._slots[role].renderer is not None
+
+    # --- worker thread ---------------------------------------------------------------------------------------
+    def _next_job(self) -> tuple[str, Any] | None:
+        """Wait for the most important job; None means stop. Called with the lock held."""
+        while not self._stop:
+            if self._model_job is not None:
+                job, self._model_job = self._model_job, None
+                return "models", job
+            if self._pending is not None:
+                req, self._pending = self._pending, None
+                return "render", req
+            if self._restyle_again:
+                self._restyle_again = False
+                if self._last is not None:
+                    return "restyle", self._last
+                continue
+            timeout = None
+            if self._refine is not None:
+                due, req = self._refine
+                remaining = due - time.monotonic()
+                if remaining <= 0:
+                    self._refine = None
+                    return "refine", req
+                timeout = remaining
+            elif self._thumbs:
+                return "thumb", self._thumbs.pop(0)
+            self._cond.wait(timeout)
+        return None
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                job = self._next_job()
+            if job is None:
+                return
+            kind, payload = job
+            self.busyChanged.emit(True)
+            try:
+                if kind == "models":
+                    self._load_models(payload)
+                elif kind == "render":
+                    self._render(payload, DRAFT)
+                elif kind == "refine":
+                    self._render(payload, REFINE)
+                elif kind == "restyle":
+                    self._restyle_last(*payload)
+                else:
+                    self._thumbnail(*payload)
+            except Exception as exc:  # noqa: BLE001 - a model failing must never take the app down
+                self.failed.emit(one_line(exc))
+            finally:
+                self.busyChanged.emit(False)
+
+    def _load_models(self, job: _ModelJob) -> None:
+        for role, spec in job.specs.items():
+            if spec is None:
+                self._slots[role] = _Slot()
+                continue
+            try:
+                model = _load(spec)
+                renderer = self.renderer_factory(model, job.device, job.threads)
+            except Exception as exc:  # noqa: BLE001 - reported, the previous model stays
+                self.modelFailed.emit(role, one_line(exc))
+                continue
+            card = getattr(model, "card", None)
+            self._slots[role] = _Slot(renderer, getattr(card, "name", str(spec)), bool(getattr(card, "placeholder", False)))
+        info = {}
+        for role, slot in self._slots.items():
+            device = getattr(slot.renderer, "device", "")
+            info[role] = (slot.name, slot.placeholder, str(device))
+        self.modelsChanged.emit(info)
+        if self._last is not None:
+            with self._cond:
+                if self._pending is None:
+                    self._pending = self._last[0]
+
+    def _render(self, req: RenderRequest, stage: str) -> None:
+        start = time.perf_counter()
+        if req.photo:
+            base = _fit(req.source, max(self.preview_side, PHOTO_MAX_SIDE), nearest=False)
+            model_name, placeholder, stage = "photo", False, "photo"
+        else:
+            slot = self._slots[stage]
+            if slot.renderer is None:
+                return
+            source = req.source
+            if stage == DRAFT:
+                source = _fit(source, self.preview_side, nearest=self.label_input)
+            self.stats[stage] += 1
+            base = slot.renderer.render(source, style=req.style, seed=req.seed)
+            model_name, placeholder = slot.name, slot.placeholder
+        styled, restyle_name = self._apply_restyle(base)
+        ms = (time.perf_counter() - start) * 1000.0
+        self._last = (req, stage, model_name, base, ms)
+        self._emit(req, stage, model_name, base, styled, restyle_name, ms, placeholder)
+        if stage == DRAFT and self._slots[REFINE].renderer is not None:
+            with self._cond:
+                if self._pending is None:
+                    self._refine = (time.monotonic() + self.idle_ms / 1000.0, req)
+
+    def _apply_restyle(self, base: np.ndarray) -> tuple[np.ndarray | None, str]:
+        slot = self._slots[RESTYLE]
+        if slot.renderer is None:
+            return None, ""
+        self.stats[RESTYLE] += 1
+        return slot.renderer.render(base), slot.name
+
+    def _restyle_last(self, req: RenderRequest, stage: str, model_name: str, base: np.ndarray, ms: float) -> None:
+        start = time.perf_counter()
+        styled, restyle_name = self._apply_restyle(base)
+        placeholder = self._slots[DRAFT].placeholder if stage == DRAFT else self._slots[REFINE].placeholder
+        ms = (time.perf_counter() - start) * 1000.0
+        self._emit(req, stage, model_name, base, styled, restyle_name, ms, placeholder and stage != "photo")
+
+    def _emit(self, req: RenderRequest, stage: str, model_name: str, base: np.ndarray, styled: np.ndarray | None,
+              restyle_name: str, ms: float, placeholder: bool) -> None:
+        self._serial += 1
+        self.resultReady.emit(
+            RenderResult(self._serial, req.revision, stage, model_name, base, styled, restyle_name, ms, placeholder)
+        )
+
+    def _thumbnail(self, name: str, spec: ModelSpec, sample: np.ndarray) -> None:
+        renderer = self.renderer_factory(_load(spec), "cpu", None)
+        self.thumbnailReady.emit(name, renderer.render(sample))
