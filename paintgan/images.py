@@ -151,14 +151,21 @@ def read_label_map(path: Source, ls: LabelSet | None = None,
     return snap_colours(rgb, ls)
 
 
-def read_instance_map(path: Source, max_side: int = MAX_SIDE) -> np.ndarray:
-    """HxW raw integer instance ids (uint8 from 8-bit files, uint16 from 16-bit ones), never rescaled."""
+def read_indices(path: Source, max_side: int = MAX_SIDE) -> np.ndarray:
+    """HxW raw integer values of a single-channel picture (uint8 from 8-bit files, uint16 from 16-bit ones),
+    never rescaled and never snapped; a colour picture is refused."""
     name = _name(path)
     with _opened(path, max_side) as im:
         values = _single_channel(im, name)
     if values is None:
-        raise InputError(f"{name}: an instance map must be a single-channel picture (8 or 16-bit PNG)")
+        raise InputError(f"{name}: expected a single-channel picture (8 or 16-bit PNG) of integer values, "
+                         f"got Pillow mode {im.mode}")
     return values
+
+
+def read_instance_map(path: Source, max_side: int = MAX_SIDE) -> np.ndarray:
+    """HxW raw instance ids, as upstream SPADE compares them (16-bit PNGs keep their full values)."""
+    return read_indices(path, max_side)
 
 
 # ---------------------------------------------------------------------------------------------------------
