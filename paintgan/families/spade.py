@@ -100,6 +100,11 @@ class SpadeConfig:
         return self.label_nc + self.contain_dontcare + self.instance_edges
 
     @property
+    def latent_dim(self) -> int:
+        """Length of the z a forward pass takes (0: deterministic, no z)."""
+        return self.z_dim if self.use_vae else 0
+
+    @property
     def latent_grid(self) -> tuple[int, int]:
         """(sh, sw) of the training crop, as upstream computes it; the VAE's fc is sized for it."""
         sw = self.crop_size // 2 ** UPSAMPLING[self.num_upsampling_layers]

@@ -1,0 +1,151 @@
+"""`light_spade`: a label-to-picture generator for live painting on a laptop CPU (PaintGAN's own design).
+
+Same idea as SPADE (the label map modulates normalised features at every resolution, so uniform regions keep
+their meaning), reshaped for CPU cost:
+* the decoder starts at H/2^n_down from a 3x3 conv on the label map average-pooled there (average, not nearest:
+  thin rivers and paths survive as fractions instead of vanishing);
+* every conv in the blocks is depthwise-separable (3x3 depthwise + 1x1), about 1/8 of SPADE's full 3x3 convs;
+* each resolution computes ONE label embedding (3x3 conv to `hidden` channels, ReLU) shared by its blocks; a
+  modulation is then a single 1x1 conv (SPADE: three 3x3 convs through 128 channels, per layer);
+* widths halve at each x2 nearest upsampling; the last stage is never run at full resolution: features are
+  upsampled once and a 3x3 conv maps them, concatenated with the full-resolution one-hot, to RGB, so region
+  borders stay pixel-sharp;
+* optional global noise `z` (z_dim > 0): a Linear maps it to a scale and shift of the bottleneck features, for
+  seed-driven variation of the whole picture; `forward(seg, z=None)` draws it as SPADE does.
+
+Cost, ms per 256x256 frame, torch.set_num_threads(2), this project's 2-core CPU, eval + inference_mode, 11 input
+channels (see the closing report for the command, `python -m paintgan.families.bench_families`):
+    ngf 32, n_down 3, n_blocks 2, hidden 32 (default): ~MS_DEFAULT ms, 0.39 M parameters
+The norm is parameter-free BatchNorm by default (a fixed affine map in eval, so free at render time).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from paintgan.errors import CheckpointError
+from paintgan.families import Family, register
+from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, upsample2
+from paintgan.families.layout import check, matches, shape
+
+NAME = "light_spade"
+
+
+@dataclass(frozen=True)
+class LightSpadeConfig:
+    input_nc: int = 11  # one-hot channels the painter sends (labels, + dontcare / edge channels if any)
+    ngf: int = 32
+    n_down: int = 3
+    n_blocks: int = 2
+    hidden: int = 32
+    z_dim: int = 0
+    norm: str = "batch"
+
+    def __post_init__(self) -> None:
+        check(min(self.input_nc, self.ngf, self.hidden) >= 1, NAME, "input_nc, ngf and hidden must be >= 1")
+        check(self.n_down >= 1 and self.n_blocks >= 0 and self.z_dim >= 0, NAME, "n_down >= 1, n_blocks, z_dim >= 0")
+        check(self.norm in LIGHT_NORMS, NAME, f"norm must be one of {LIGHT_NORMS}, got {self.norm!r}")
+
+    @property
+    def widths(self) -> list[int]:
+        """Channel width at each resolution, coarsest first."""
+        return [self.ngf * 2**i for i in reversed(range(self.n_down))]
+
+    @property
+    def latent_dim(self) -> int:
+        """Length of the z a forward pass takes (0: deterministic, no z)."""
+        return self.z_dim
+
+
+class LightSpadeBlock(nn.Module):
+    def __init__(self, fin: int, fout: int, hidden: int, norm: str) -> None:
+        super().__init__()
+        self.mod_0 = LabelModulation(fin, hidden, norm)
+        self.conv_0 = SeparableConv(fin, fout)
+        self.mod_1 = LabelModulation(fout, hidden, norm)
+        self.conv_1 = SeparableConv(fout, fout)
+        self.shortcut = nn.Conv2d(fin, fout, 1, bias=False) if fin != fout else nn.Identity()
+
+    def forward(self, x: Tensor, embedding: Tensor) -> Tensor:
+        dx = self.conv_0(F.leaky_relu(self.mod_0(x, embedding), 0.2))
+        dx = self.conv_1(F.leaky_relu(self.mod_1(dx, embedding), 0.2))
+        return self.shortcut(x) + dx
+
+
+class LightSpadeGenerator(nn.Module):
+    def __init__(self, config: LightSpadeConfig) -> None:
+        super().__init__()
+        c, w = config, config.widths
+        self.config = c
+        self.head = nn.Conv2d(c.input_nc, w[0], 3, padding=1)
+        self.embeds = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c.input_nc, c.hidden, 3, padding=1), nn.ReLU()) for _ in range(c.n_down)
+        )
+        self.middle = nn.ModuleList(LightSpadeBlock(w[0], w[0], c.hidden, c.norm) for _ in range(c.n_blocks))
+        self.ups = nn.ModuleList(LightSpadeBlock(a, b, c.hidden, c.norm) for a, b in zip(w, w[1:], strict=False))
+        self.to_rgb = nn.Conv2d(w[-1] + c.input_nc, 3, 3, padding=1)
+        if c.z_dim:
+            self.z_fc = nn.Linear(c.z_dim, 2 * w[0])
+
+    def forward(self, seg: Tensor, z: Tensor | None = None) -> Tensor:
+        c = self.config
+        levels = [F.avg_pool2d(seg, 2 ** (c.n_down - i)) for i in range(c.n_down)]
+        x = self.head(levels[0])
+        if c.z_dim:
+            if z is None:
+                z = torch.randn(seg.shape[0], c.z_dim, dtype=seg.dtype, device=seg.device)
+            scale, shift = self.z_fc(z)[:, :, None, None].chunk(2, dim=1)
+            x = torch.addcmul(shift, x, 1 + scale)
+        embedding = self.embeds[0](levels[0])
+        for block in self.middle:
+            x = block(x, embedding)
+        for i, block in enumerate(self.ups, start=1):
+            x = block(upsample2(x), self.embeds[i](levels[i]))
+        x = F.leaky_relu(upsample2(x), 0.2)
+        return torch.tanh(self.to_rgb(torch.cat([x, seg], 1)))
+
+
+def build(config: LightSpadeConfig) -> nn.Module:
+    return LightSpadeGenerator(config)
+
+
+def size_multiple(config: LightSpadeConfig) -> int:
+    return 2**config.n_down
+
+
+_MIDDLE = re.compile(r"^middle\.(\d+)\.")
+_EMBED = re.compile(r"^embeds\.(\d+)\.")
+
+
+def detect(sd: dict[str, Tensor]) -> LightSpadeConfig | None:
+    head, embed, to_rgb = shape(sd, "head.weight"), shape(sd, "embeds.0.0.weight"), shape(sd, "to_rgb.weight")
+    if head is None or embed is None or to_rgb is None:
+        return None
+    n_down = len({m.group(1) for k in sd if (m := _EMBED.match(k))})
+    n_blocks = len({m.group(1) for k in sd if (m := _MIDDLE.match(k))})
+    z = shape(sd, "z_fc.weight")
+    ngf, rest = divmod(head[0], 2 ** (n_down - 1))
+    if rest:
+        return None
+    norm = "batch" if any(k.endswith("param_free_norm.running_mean") for k in sd) else "instance"
+    try:
+        config = LightSpadeConfig(head[1], ngf, n_down, n_blocks, embed[0], z[1] if z else 0, norm)
+    except CheckpointError:
+        return None
+    return config if matches(build, config, sd) else None
+
+
+FAMILY = Family(
+    name=NAME,
+    config_cls=LightSpadeConfig,
+    build=build,
+    size_multiple=size_multiple,
+    detect=detect,
+    conditional="labels",
+)
+register(FAMILY)

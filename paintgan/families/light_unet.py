@@ -1,0 +1,137 @@
+"""`light_unet`: an image/sketch-to-picture U-Net for live rendering on a laptop CPU (PaintGAN's own design).
+
+A pix2pix-style U-Net reshaped for CPU cost:
+* a 4x4 stride-2 stem is the only full-resolution conv on the way down (input_nc is 1-3, so it is cheap);
+* every other conv is depthwise-separable (3x3 depthwise + 1x1); down steps are stride-2 separable convs with
+  widths doubling to at most 8 x ngf, the bottleneck runs `n_blocks` residual separable blocks at H/2^n_down
+  (that is where a sketch's closed shapes get filled, so depth is spent where pixels are few);
+* the way up is nearest x2 + concat skip + separable conv (no transposed convs: no checkerboard);
+* the last stage is never run at full resolution: features are upsampled once and a 3x3 conv maps them,
+  concatenated with the input itself, to the output, so thin sketch lines stay pixel-aligned.
+
+Cost, ms per 256x256 frame, torch.set_num_threads(2), this project's 2-core CPU, eval + inference_mode, 3 input
+channels (`python -m paintgan.families.bench_families`):
+    ngf 32, n_down 4, n_blocks 4 (default): ~MS_DEFAULT ms, 0.42 M parameters
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from paintgan.errors import CheckpointError
+from paintgan.families import Family, register
+from paintgan.families.blocks import LIGHT_NORMS, SeparableConv, affine_norm, upsample2
+from paintgan.families.layout import check, matches, shape
+
+NAME = "light_unet"
+
+
+@dataclass(frozen=True)
+class LightUnetConfig:
+    input_nc: int = 3
+    output_nc: int = 3
+    ngf: int = 32
+    n_down: int = 4
+    n_blocks: int = 4
+    norm: str = "batch"
+
+    def __post_init__(self) -> None:
+        check(min(self.input_nc, self.output_nc, self.ngf) >= 1, NAME, "channel counts must be >= 1")
+        check(self.n_down >= 2 and self.n_blocks >= 0, NAME, "n_down must be >= 2 and n_blocks >= 0")
+        check(self.norm in LIGHT_NORMS, NAME, f"norm must be one of {LIGHT_NORMS}, got {self.norm!r}")
+
+    @property
+    def widths(self) -> list[int]:
+        """Channel width at H/2, H/4, ... H/2^n_down."""
+        return [self.ngf * min(2**i, 8) for i in range(self.n_down)]
+
+
+class SeparableUnit(nn.Module):
+    """Separable conv -> norm -> (LeakyReLU 0.2 unless it feeds a residual add)."""
+
+    def __init__(self, cin: int, cout: int, norm: str, stride: int = 1, act: bool = True) -> None:
+        super().__init__()
+        self.conv = SeparableConv(cin, cout, stride, bias=False)  # the norm that follows makes a bias moot
+        self.norm = affine_norm(norm, cout)
+        self.act = act
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.norm(self.conv(x))
+        return F.leaky_relu(x, 0.2) if self.act else x
+
+
+class ResidualUnit(nn.Module):
+    def __init__(self, channels: int, norm: str) -> None:
+        super().__init__()
+        self.unit_0 = SeparableUnit(channels, channels, norm)
+        self.unit_1 = SeparableUnit(channels, channels, norm, act=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.unit_1(self.unit_0(x))
+
+
+class LightUnetGenerator(nn.Module):
+    def __init__(self, config: LightUnetConfig) -> None:
+        super().__init__()
+        c, w = config, config.widths
+        self.stem = nn.Conv2d(c.input_nc, w[0], 4, stride=2, padding=1)
+        self.downs = nn.ModuleList(SeparableUnit(a, b, c.norm, stride=2) for a, b in zip(w, w[1:], strict=False))
+        self.middle = nn.ModuleList(ResidualUnit(w[-1], c.norm) for _ in range(c.n_blocks))
+        # ups[i] brings level i+1 up to level i (coarsest first when run).
+        self.ups = nn.ModuleList(SeparableUnit(w[i + 1] + w[i], w[i], c.norm) for i in range(c.n_down - 1))
+        self.to_rgb = nn.Conv2d(w[0] + c.input_nc, c.output_nc, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.leaky_relu(self.stem(x), 0.2)
+        skips = [h]
+        for down in self.downs:
+            h = down(h)
+            skips.append(h)
+        for block in self.middle:
+            h = block(h)
+        for i in reversed(range(len(self.ups))):
+            h = self.ups[i](torch.cat([upsample2(h), skips[i]], 1))
+        h = F.leaky_relu(upsample2(h), 0.2)
+        return torch.tanh(self.to_rgb(torch.cat([h, x], 1)))
+
+
+def build(config: LightUnetConfig) -> nn.Module:
+    return LightUnetGenerator(config)
+
+
+def size_multiple(config: LightUnetConfig) -> int:
+    return 2**config.n_down
+
+
+_DOWN = re.compile(r"^downs\.(\d+)\.")
+_MIDDLE = re.compile(r"^middle\.(\d+)\.")
+
+
+def detect(sd: dict[str, Tensor]) -> LightUnetConfig | None:
+    stem, to_rgb = shape(sd, "stem.weight"), shape(sd, "to_rgb.weight")
+    if stem is None or to_rgb is None or len(stem) != 4 or stem[2:] != (4, 4):
+        return None
+    n_down = 1 + len({m.group(1) for k in sd if (m := _DOWN.match(k))})
+    n_blocks = len({m.group(1) for k in sd if (m := _MIDDLE.match(k))})
+    norm = "batch" if "downs.0.norm.running_mean" in sd else "instance"
+    try:
+        config = LightUnetConfig(stem[1], to_rgb[0], stem[0], n_down, n_blocks, norm)
+    except CheckpointError:
+        return None
+    return config if matches(build, config, sd) else None
+
+
+FAMILY = Family(
+    name=NAME,
+    config_cls=LightUnetConfig,
+    build=build,
+    size_multiple=size_multiple,
+    detect=detect,
+    conditional="image",
+)
+register(FAMILY)
