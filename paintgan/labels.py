@@ -326,6 +326,8 @@ def check_indices(indices: np.ndarray, ls: LabelSet, extra: Iterable[int] = ()) 
         if 0 <= value <= MAX_INDEX:
             valid[value] = True
     lo, hi = int(indices.min()), int(indices.max())
+    if lo >= 0 and hi <= MAX_INDEX and valid[indices].all():
+        return
     flat = indices.ravel()
     in_range = (flat >= 0) & (flat <= MAX_INDEX) if lo < 0 or hi > MAX_INDEX else None
     bad = [] if in_range is None else np.unique(flat[~in_range]).tolist()
