@@ -167,9 +167,9 @@ class Canvas(QWidget):
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         anchor = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
-        ix, iy = (anchor.x() - self.offset.x()) / self.zoom, (anchor.y() - self.offset.y()) / self.zoom
+        ix, iy = self.to_image(anchor)  # stays under the pointer
         zoom = float(min(max(self.zoom * factor, ZOOM_MIN), ZOOM_MAX))
-        self.set_view(zoom, QPointF(anchor.x() - ix * zoom, anchor.y() - iy * zoom))
+        self.set_view(zoom, QPointF(anchor.x() + 0.5 - ix * zoom, anchor.y() + 0.5 - iy * zoom))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -343,7 +343,7 @@ class EllipseTool(_Shape):
 
 
 class LassoTool(Tool):
-    """Drag around an area; release fills the enclosed polygon."""
+    """Drag around an area; release fills the enclosed polygon and its outline."""
 
     info = ToolInfo("lasso", "Lasso fill", "A", LABELS, False)
 
@@ -359,7 +359,13 @@ class LassoTool(Tool):
         if self.stroke is None:
             return
         self.move(p)
-        self._write(polygon(self._points, self.host.document.labels.shape), self.host.label_value)
+        shape, value = self.host.document.labels.shape, self.host.label_value
+        self._write(polygon(self._points, shape), value)
+        # The traced outline belongs to the area too (as a rectangle's border does): without it, the pixels the
+        # pointer went over would depend on which side of their centre the path passed.
+        closed = [*self._points, self._points[0]]
+        for a, b in zip(closed, closed[1:], strict=False):
+            self._write(capsule(a, b, 0.5, shape), value)
         super().release(p)
 
     def draw_overlay(self, painter: QPainter, scale: float) -> None:
