@@ -25,13 +25,14 @@ from typing import Any, Literal
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from paintgan import __version__, checkpoints
 from paintgan.errors import CheckpointError, OutputError, PaintGANError
 from paintgan.families import Family, get_family
 from paintgan.families.spade import EncoderConfig, build_encoder
+from paintgan.images import write_bytes_atomic
 from paintgan.labels import LabelSet
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,6 @@ class ModelCard:
     limits: str = ""
     version: str = "1"
     placeholder: bool = False
-    source: str = ""  # where the weights came from: "upstream:<file name>", "paintgan train", ...
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -143,14 +143,15 @@ def synthesise_card(
     *,
     name: str,
     encoder_config: Any | None = None,
-    source: str = "",
+    origin: str = "",
 ) -> ModelCard:
     """The card of an upstream checkpoint: everything its state dict tells, and nothing it does not."""
     label_set: LabelSet | None = None
     if family.conditional == "labels":
         input_kind: InputKind = "labels"
-        label_set = _label_set_for(config)
-        input_nc = _semantic_channels(config)
+        layout = label_layout(config)
+        label_set = _label_set_for(layout)
+        input_nc = layout.channels
     else:
         input_nc = int(config.input_nc)
         input_kind = "sketch" if input_nc == 1 else "image"
@@ -164,25 +165,49 @@ def synthesise_card(
         label_set=label_set,
         encoder_config=None if encoder_config is None else _config_dict(encoder_config),
         description=f"upstream {family.name} checkpoint, converted by PaintGAN {__version__}",
+        training={"origin": origin, "data": "unknown: see the publisher of the checkpoint"},
         limits="not trained by PaintGAN: its training data, licence and quality are whatever its publisher says",
-        source=source,
     )
 
 
-def _semantic_channels(config: Any) -> int:
-    return int(config.label_nc) + int(config.contain_dontcare) + int(config.instance_edges)
+@dataclass(frozen=True)
+class LabelLayout:
+    """How a label-conditioned generator's input channels are laid out: one-hot labels, then the optional
+    dontcare channel (which upstream value 255 also reaches), then the optional instance-edge channel."""
+
+    label_nc: int
+    dontcare: bool = False
+    instance_edges: bool = False
+
+    @property
+    def channels(self) -> int:
+        return self.label_nc + self.dontcare + self.instance_edges
 
 
-def _label_set_for(config: Any) -> LabelSet:
+def label_layout(config: Any) -> LabelLayout:
+    """SPADE configs name their layout; a config without `label_nc` (light label families) takes plain one-hot."""
+    if hasattr(config, "label_nc"):
+        return LabelLayout(int(config.label_nc), bool(config.contain_dontcare), bool(config.instance_edges))
+    return LabelLayout(int(config.input_nc))
+
+
+def latent_dim(config: Any) -> int:
+    """Length of the global latent z the generator takes (0: none). SPADE takes one only with its VAE."""
+    if hasattr(config, "use_vae"):
+        return int(config.z_dim) if config.use_vae else 0
+    return int(getattr(config, "latent_dim", 0))
+
+
+def _label_set_for(layout: LabelLayout) -> LabelSet:
     """SPADE's published presets have known label sets; any other label count gets numbered classes."""
     from paintgan import labels
 
     preset = {
-        (150, True, False): labels.ade20k_labelset,
-        (182, True, True): labels.coco_labelset,
-        (35, False, True): labels.cityscapes_labelset,
-    }.get((int(config.label_nc), bool(config.contain_dontcare), bool(config.instance_edges)))
-    return preset() if preset is not None else labels.numbered_labelset(int(config.label_nc))
+        LabelLayout(150, True, False): labels.ade20k_labelset,
+        LabelLayout(182, True, True): labels.coco_labelset,
+        LabelLayout(35, False, True): labels.cityscapes_labelset,
+    }.get(layout)
+    return preset() if preset is not None else labels.numbered_labelset(layout.label_nc)
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -267,7 +292,8 @@ def _load_upstream(path: Path, encoder: Path | None) -> Model:
         if not enc_path.is_file():
             raise CheckpointError(f"encoder file not found: {enc_path}")
         enc_config, enc = checkpoints.load_encoder(enc_path)
-    card = synthesise_card(family, config, name=_upstream_name(path), encoder_config=enc_config, source=f"upstream:{path.name}")
+    card = synthesise_card(family, config, name=_upstream_name(path), encoder_config=enc_config,
+                            origin=f"upstream checkpoint {path.name}")
     return Model(card, _eval(generator), None if enc is None else _eval(enc), path)
 
 
@@ -300,19 +326,7 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
             # safetensors refuses shared storage; clone() gives every tensor its own.
             tensors[prefix + key] = value.detach().to("cpu").contiguous().clone()
     metadata = {CARD_KEY: model.card.to_json(), "format": "paintgan"}
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes_atomic(target, save(tensors, metadata=metadata))
     return target
 
 
@@ -444,5 +458,36 @@ def placeholder_model(input_kind: InputKind, label_set: LabelSet | None = None, 
     """An untrained light generator with seeded random weights, clearly marked as a placeholder.
 
     The app uses it until trained bundled weights exist, so that painting and the render loop work end to end.
+    Label placeholders default to the bundled landscape label set.
     """
-    raise NotImplementedError
+    from paintgan.families.light_spade import LightSpadeConfig
+    from paintgan.families.light_unet import LightUnetConfig
+    from paintgan.labels import landscape_labelset
+
+    if input_kind not in INPUT_KINDS:
+        raise CheckpointError(f"unknown input kind {input_kind!r}; expected one of {INPUT_KINDS}")
+    config: Any
+    if input_kind == "labels":
+        label_set = label_set or landscape_labelset()
+        family, config = get_family("light_spade"), LightSpadeConfig(input_nc=label_set.max_index + 1)
+    else:
+        label_set = None
+        nc = 1 if input_kind == "sketch" else 3
+        family, config = get_family("light_unet"), LightUnetConfig(input_nc=nc)
+    with torch.random.fork_rng(devices=[]):  # seeded weights without disturbing the caller's random stream
+        torch.manual_seed(seed)
+        generator = family.build(config)
+    card = ModelCard(
+        name=f"placeholder-{input_kind}",
+        family=family.name,
+        config=_config_dict(config),
+        input_kind=input_kind,
+        input_nc=label_set.max_index + 1 if label_set is not None else int(config.input_nc),
+        size_multiple=int(family.size_multiple(config)),
+        label_set=label_set,
+        description=PLACEHOLDER_DESCRIPTION,
+        training={"data": "none", "steps": 0},
+        limits="random weights: the picture shows only that rendering runs, not what a trained model draws",
+        placeholder=True,
+    )
+    return Model(card, _eval(generator))

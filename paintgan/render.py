@@ -27,7 +27,7 @@ from paintgan.devices import default_dtype, pick_device
 from paintgan.errors import InputError
 from paintgan.families.spade import DONTCARE_VALUE, instance_edges, semantic_tensor
 from paintgan.labels import check_indices
-from paintgan.models import Model
+from paintgan.models import Model, label_layout, latent_dim
 
 MIN_SIDE = 64
 MAX_SIDE = 4096
@@ -101,7 +101,8 @@ class Renderer:
         self.generator = model.generator.to(self.device, self.dtype).eval()
         self.encoder = None if model.encoder is None else model.encoder.to(self.device, self.dtype).eval()
         self.multiple = int(model.card.size_multiple)
-        self.use_vae = bool(getattr(self.config, "use_vae", False))
+        self.z_dim = latent_dim(self.config)
+        self.layout = label_layout(self.config) if model.card.input_kind == "labels" else None
 
     # ------------------------------------------------------------------------------------ public
 
@@ -141,15 +142,15 @@ class Renderer:
     ) -> Tensor | None:
         """SPADE's z (1 x z_dim, float32, CPU) for these options; None for models without a style input."""
         given = [name for name, v in (("style", style), ("z", z)) if v is not None]
-        if not self.use_vae:
+        if not self.z_dim:
             if given:
                 raise InputError(
-                    f"model {self.card.name!r} takes no style ({given[0]} given); only SPADE models with a VAE do"
+                    f"model {self.card.name!r} takes no style ({given[0]} given); only models with a latent z do"
                 )
             return None
         if len(given) > 1:
             raise InputError("give either a style image or z, not both")
-        z_dim = int(self.config.z_dim)
+        z_dim = self.z_dim
         if style is not None:
             return self._encode_style(style)
         if z is not None:
@@ -233,7 +234,7 @@ class Renderer:
     def _prepare(self, source: np.ndarray, instance: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """Validate the input; for models with an instance-edge channel, also its edge map (whole canvas)."""
         source = self._validate(source)
-        wants_edges = self.card.input_kind == "labels" and bool(self.config.instance_edges)
+        wants_edges = self.layout is not None and self.layout.instance_edges
         if instance is None:
             # A painted label map has no instance layer: each painted region counts as one instance.
             return source, instance_edges(source) if wants_edges else None
@@ -277,16 +278,17 @@ class Renderer:
         label_set = self.card.label_set
         assert label_set is not None  # a labels card always has one (ModelCard checks)
         # Upstream SPADE sends 255 ("unlabelled" in ADE20K / COCO-Stuff PNGs) and label_nc to the dontcare channel.
-        extra = (int(self.config.label_nc), DONTCARE_VALUE) if self.config.contain_dontcare else ()
+        assert self.layout is not None
+        extra = (self.layout.label_nc, DONTCARE_VALUE) if self.layout.dontcare else ()
         check_indices(labels, label_set, extra)
 
     def _network_input(self, source: np.ndarray, edges: np.ndarray | None) -> Tensor:
         kind = self.card.input_kind
         if kind == "labels":
-            c = self.config
+            assert self.layout is not None
             labels = torch.from_numpy(source.astype(np.int64))[None]
             edge_t = None if edges is None else torch.from_numpy(edges)[None]
-            return semantic_tensor(labels, int(c.label_nc), bool(c.contain_dontcare), edge_t)
+            return semantic_tensor(labels, self.layout.label_nc, self.layout.dontcare, edge_t)
         if kind == "sketch":
             paper = 255 - source  # the model sees black lines on white paper
             pixels = np.repeat(paper[..., None], self.card.input_nc, axis=2)
@@ -299,7 +301,7 @@ class Renderer:
         padded_edges = None if edges is None else _pad(edges, self.multiple)
         x = self._network_input(padded, padded_edges).to(self.device, self.dtype)
         with torch.inference_mode():
-            if self.use_vae:
+            if self.z_dim:
                 assert latent is not None
                 y = self.generator(x, latent.to(self.device, self.dtype))
             else:

@@ -1,0 +1,126 @@
+"""`paintgan render`: a label map, sketch or picture in, the model's picture out, headless.
+
+Prints nothing on success but the output path; notes (how many colour pixels were snapped to the palette) go to
+stderr. Every problem is one `paintgan: error:` line, exit code 2, and no output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from paintgan import images
+from paintgan.devices import DEVICE_NAMES
+from paintgan.errors import InputError, OutputError
+from paintgan.models import Model, load_model
+from paintgan.render import Renderer
+
+_SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "render",
+        help="render a label map, sketch or image with a model",
+        description="Render IN.png (or a saved .paintgan painting) with a model and write OUT.png. "
+        "Label models take an index PNG in the model's index space or a colour PNG in its palette; "
+        "sketch models take black lines on white; image models take RGB.",
+    )
+    p.add_argument("--model", help="model name (see `paintgan models`) or a .safetensors / upstream .pth file")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", metavar="IN.png", help="label map, sketch or image to render")
+    src.add_argument("--project", metavar="FILE.paintgan", help="render a saved painting with the models it names")
+    p.add_argument("--output", metavar="OUT.png", required=True, help="picture to write (.png or .jpg)")
+    p.add_argument("--style", metavar="STYLE.png", help="SPADE with VAE: z = the encoder's mean for this picture")
+    p.add_argument("--encoder", metavar="E.pth", help="SPADE style encoder (default: <prefix>_net_E.pth beside the model)")
+    p.add_argument("--instance", metavar="INST.png", help="instance-id map for models with an instance-edge input")
+    p.add_argument("--seed", type=int, help="SPADE with VAE: z = randn seeded with N (default 0)")
+    p.add_argument("--device", choices=DEVICE_NAMES, default="auto", help="where to run (default: auto)")
+    p.add_argument("--size", metavar="WxH", type=parse_size, help="resize the input first (nearest for label maps)")
+    p.set_defaults(func=run)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    m = _SIZE_RE.match(text.strip().lower())
+    if not m:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WxH, e.g. 512x384")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _resize(arr: np.ndarray, size: tuple[int, int] | None, nearest: bool) -> np.ndarray:
+    if size is None or arr.shape[1::-1] == size:
+        return arr
+    w, h = size
+    if not (0 < w <= images.MAX_SIDE and 0 < h <= images.MAX_SIDE):
+        raise InputError(f"--size {w}x{h} is out of range; expected each side 1..{images.MAX_SIDE} px")
+    if nearest:
+        interpolation = cv2.INTER_NEAREST
+    else:
+        shrinking = w * h < arr.shape[0] * arr.shape[1]
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    # OpenCV resizes at most 4 channels and no int64; label and instance maps fit uint16 / int32.
+    return cv2.resize(arr, (w, h), interpolation=interpolation)
+
+
+def read_source(model: Model, path: str, size: tuple[int, int] | None) -> np.ndarray:
+    """The input file as the model's source array (label indices, sketch ink, or RGB)."""
+    card = model.card
+    if card.input_kind == "labels":
+        assert card.label_set is not None
+        labels, snapped = images.read_label_map(path, card.label_set)
+        if snapped:
+            print(
+                f"paintgan: note: {snapped} pixel(s) of {path} were not palette colours of "
+                f"'{card.label_set.name}' and were snapped to the nearest",
+                file=sys.stderr,
+            )
+        return _resize(labels, size, nearest=True)
+    rgb = images.read_rgb(path)
+    if card.input_kind == "sketch":
+        # A sketch file is dark lines on light paper; the engine's sketch layer is ink coverage.
+        return _resize(255 - cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, nearest=False)
+    if card.input_nc == 1:
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return _resize(rgb, size, nearest=False)
+
+
+def check_output(path: Path) -> None:
+    """Fail before the (possibly long) render if the picture could not be written afterwards."""
+    if path.suffix.lower() not in images.WRITE_FORMATS:
+        kinds = ", ".join(images.WRITE_FORMATS)
+        raise OutputError(f"cannot write {path}: unknown picture type {path.suffix!r}; expected one of {kinds}")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OutputError(f"cannot write {path}: permission denied")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    check_output(out)
+    if args.project:
+        from paintgan.cli.project import render_project
+
+        picture = render_project(args)
+    else:
+        if not args.model:
+            raise InputError("--model is required with --input; give a model name or a .safetensors/.pth file")
+        model = load_model(args.model, encoder=args.encoder)
+        source = read_source(model, args.input, args.size)
+        style = None if args.style is None else images.read_rgb(args.style)
+        instance = None
+        if args.instance is not None:
+            instance = _resize(images.read_instance_map(args.instance), args.size, nearest=True)
+        picture = Renderer(model, device=args.device).render(source, style=style, seed=args.seed, instance=instance)
+    images.write_image(out, picture)
+    print(out)
+    return 0
