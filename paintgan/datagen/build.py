@@ -1,0 +1,131 @@
+"""Write a paired landscape data set: `python -m paintgan.datagen.build --out DIR --count N --size 256`.
+
+Layout (what `paintgan.train.data.find_layout` reads): `DIR/labels/NAME.png` (index PNG, class indices of
+the landscape label set), `DIR/images/NAME.png` (RGB picture) and, with `--sketches`, `DIR/sketches/NAME.png`
+(black lines on white). `DIR/labels.json` holds the label set and `DIR/dataset.json` how the set was made.
+Pair i is drawn from its own random stream (seed, i): a run that was stopped resumes where it left off and
+two runs with different `--start` can share the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paintgan.datagen.compose import compose
+from paintgan.datagen.scenes import LABEL_SET, MIN_SIZE, Scene, colourize, generate_scene
+from paintgan.datagen.textures import TextureBank, load_bank, used_photos
+from paintgan.errors import DataError, PaintGANError
+from paintgan.images import write_bytes_atomic, write_image
+
+# The shared photos sit beside the checkout (`../shared/data/photos`), as tests/conftest.py expects.
+DEFAULT_PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "photos"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Pair:
+    scene: Scene
+    image: np.ndarray  # HxWx3 uint8
+
+
+def make_pair(bank: TextureBank, seed: int, index: int, size: int) -> Pair:
+    """Pair number `index` of the set with this seed: the same arguments always give the same pair."""
+    rng = np.random.default_rng([seed, index])
+    scene = generate_scene(rng, size)
+    return Pair(scene, compose(scene.labels, bank, rng, scene.horizon))
+
+
+def contact_sheet(pairs: Sequence[Pair], columns: int = 6) -> np.ndarray:
+    """Pictures with their colour label maps underneath, in a grid (HxWx3 uint8)."""
+    if not pairs:
+        raise DataError("a contact sheet needs at least one pair")
+    h, w = pairs[0].image.shape[:2]
+    rows = -(-len(pairs) // columns)
+    sheet = np.zeros((rows * 2 * h, columns * w, 3), np.uint8)
+    for i, p in enumerate(pairs):
+        y, x = (i // columns) * 2 * h, (i % columns) * w
+        sheet[y:y + h, x:x + w] = p.image
+        sheet[y + h:y + 2 * h, x:x + w] = colourize(p.scene.labels)
+    return sheet
+
+
+def _write_card(out: Path, seed: int, size: int) -> None:
+    write_bytes_atomic(out / "labels.json", LABEL_SET.to_json().encode())
+    card = {"generator": "paintgan.datagen", "version": VERSION, "seed": seed, "size": size,
+            "texture_photos": used_photos(), "licences": "see docs/data/SCENES.md in the PaintGAN repository"}
+    write_bytes_atomic(out / "dataset.json", (json.dumps(card, indent=1) + "\n").encode())
+
+
+def build(out: Path, count: int, size: int, seed: int = 0, start: int = 0, photos: Path = DEFAULT_PHOTOS,
+          sketches: bool = False, log: bool = False) -> int:
+    """Generate pairs start .. start+count-1 into `out`; pairs already on disk are kept. Returns pairs written."""
+    if count < 1:
+        raise DataError(f"--count {count} makes nothing; expected at least 1")
+    if size < MIN_SIZE:
+        raise DataError(f"--size {size} is too small; expected at least {MIN_SIZE}")
+    to_sketch = None
+    if sketches:
+        from paintgan.sketch import image_to_sketch
+
+        to_sketch = image_to_sketch
+    folders = ["labels", "images"] + (["sketches"] if sketches else [])
+    for f in folders:
+        (out / f).mkdir(parents=True, exist_ok=True)
+    _write_card(out, seed, size)
+    bank = load_bank(photos)
+    written = 0
+    t0 = time.perf_counter()
+    for i in range(start, start + count):
+        name = f"{i:06d}.png"
+        if all((out / f / name).exists() for f in folders):
+            continue
+        pair = make_pair(bank, seed, i, size)
+        if to_sketch is not None:
+            # Sketch files are drawn lines, dark on white: the inverse of the ink layer.
+            write_image(out / "sketches" / name, 255 - to_sketch(pair.image))
+        write_image(out / "images" / name, pair.image)
+        # Label last: a pair counts as done only when its label map exists.
+        write_image(out / "labels" / name, pair.scene.labels)
+        written += 1
+        if log and written % 250 == 0:
+            rate = written / (time.perf_counter() - t0)
+            print(f"{written} pairs, {rate:.1f} pairs/s", file=sys.stderr)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m paintgan.datagen.build", description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="data set folder (created)")
+    ap.add_argument("--count", type=int, default=5000)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--start", type=int, default=0, help="index of the first pair (to split work between runs)")
+    ap.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder of the shared texture photos")
+    ap.add_argument("--sketches", action="store_true", help="also write sketches/ (line drawings of the pictures)")
+    ap.add_argument("--sheet", type=Path, help="also write a contact sheet of the first 24 pairs to this PNG")
+    args = ap.parse_args(argv)
+    try:
+        t0 = time.perf_counter()
+        n = build(args.out, args.count, args.size, args.seed, args.start, args.photos, args.sketches, log=True)
+        dt = time.perf_counter() - t0
+        print(f"wrote {n} pairs to {args.out} in {dt:.0f} s ({n / max(dt, 1e-9):.1f} pairs/s incl. loading)")
+        if args.sheet is not None:
+            bank = load_bank(args.photos)
+            pairs = [make_pair(bank, args.seed, args.start + i, args.size) for i in range(min(24, args.count))]
+            write_image(args.sheet, contact_sheet(pairs))
+    except PaintGANError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

