@@ -313,11 +313,15 @@ def _index_dtype(max_value: int) -> type[np.unsignedinteger[Any]]:
     return np.uint8 if max_value <= 255 else np.uint16
 
 
-def check_indices(indices: np.ndarray, ls: LabelSet, extra: Iterable[int] = ()) -> None:
-    """Raise `InputError` unless every value of `indices` is an index of `ls` (or one of `extra`)."""
+def _require_index_map(indices: Any) -> None:
     if not isinstance(indices, np.ndarray) or not np.issubdtype(indices.dtype, np.integer):
         kind = indices.dtype if isinstance(indices, np.ndarray) else type(indices).__name__
         raise InputError(f"a label map must hold integer class indices, got {kind}")
+
+
+def check_indices(indices: np.ndarray, ls: LabelSet, extra: Iterable[int] = ()) -> None:
+    """Raise `InputError` unless every value of `indices` is an index of `ls` (or one of `extra`)."""
+    _require_index_map(indices)
     if indices.size == 0:
         return
     valid = np.zeros(MAX_INDEX + 1, dtype=bool)
@@ -418,28 +422,33 @@ def remap(indices: np.ndarray, src: LabelSet, dst: LabelSet, via: Via = "name",
     """Translate a label map from `src` indices to `dst` indices.
 
     `via` picks how classes correspond: equal names (an ADE20K synonym counts), or the same `ade20k` / `coco`
-    reference. When several `dst` labels match, the lowest index wins. A class of `src` that occurs in the map
-    and has no match raises `InputError` naming it, unless `fill` gives the value to write there instead
-    (for SPADE, `fill=COCO_UNLABELED` or 255 reaches the dontcare channel).
+    reference. When several `dst` labels match, the lowest index wins. Without `fill`, a value that is not a
+    label of `src`, or a class of `src` that occurs in the map and has no match, raises `InputError` naming
+    it. With `fill`, both are written as `fill` instead (e.g. COCO-Stuff's unlabelled 255 when importing a
+    COCO-Stuff map; for SPADE, 255 reaches the dontcare channel).
     """
-    check_indices(indices, src)
+    if fill is None:
+        check_indices(indices, src)
+    else:
+        _require_index_map(indices)
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) > MAX_INDEX):
+            raise InputError(f"the label map holds values outside 0..{MAX_INDEX}")
     table = _match_table(src, dst, via)
     top = max([*table.values(), fill or 0, 0])
-    lut = np.zeros(src.max_index + 1, dtype=_index_dtype(top))
-    missing = np.zeros(src.max_index + 1, dtype=bool)
+    size = max(src.max_index, int(indices.max()) if indices.size else 0) + 1
+    lut = np.full(size, fill or 0, dtype=_index_dtype(top))
+    missing = np.zeros(size, dtype=bool)
     for label in src.labels:
         if label.index in table:
             lut[label.index] = table[label.index]
-        elif fill is not None:
-            lut[label.index] = fill
-        else:
+        elif fill is None:
             missing[label.index] = True
     if missing.any():
-        used = _present(indices.ravel(), src.max_index + 1)
+        used = _present(indices.ravel(), size)
         lost = [src.by_index(int(i)).name for i in np.flatnonzero(missing & used)]
         if lost:
             raise InputError(f"label(s) {', '.join(repr(n) for n in lost)} of set '{src.name}' have no match "
-                             f"in '{dst.name}' (by {via}); paint them as another class or pick another model")
+                             f"in '{dst.name}' (by {via}); paint them as another class, or pick another model")
     return lut[indices]
 
 

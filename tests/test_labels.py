@@ -156,6 +156,14 @@ def test_remap_by_name_refuses_unmatched_classes_unless_a_fill_is_given() -> Non
     assert L.remap(np.array([[0, 1]], np.uint8), ls, ade, via="name", fill=255).tolist() == [[3, 255]]
 
 
+def test_coco_stuff_unlabelled_pixels_go_to_fill_on_import() -> None:
+    coco, ls = L.coco_labelset(), L.landscape_labelset()
+    raw = np.array([[156, 255, 168, 0]], np.uint8)  # sky-other, unlabelled, tree, person
+    with pytest.raises(InputError, match="255"):
+        L.remap(raw, coco, ls, via="coco")
+    assert L.remap(raw, coco, ls, via="coco", fill=6).tolist() == [[0, 6, 7, 6]]
+
+
 def test_remap_back_from_ade20k_picks_the_first_matching_class() -> None:
     ls, ade = L.landscape_labelset(), L.ade20k_labelset()
     back = L.remap(np.array([[3, 17, 22]], np.uint8), ade, ls, via="ade20k")
