@@ -107,7 +107,6 @@ def test_resave_replaces_the_file_whole_and_leaves_no_temp(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == ["a.paintgan"]
 
 
-@pytest.mark.slow
 def test_a_kill_mid_save_leaves_the_previous_document_intact(tmp_path: Path) -> None:
     target = tmp_path / "a.paintgan"
     D.save_document(_doc(), target)
