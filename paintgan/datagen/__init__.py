@@ -5,10 +5,11 @@ texture banks from the shared photos (hand-picked one-class rectangles, checked 
 renders a picture for a label map from those textures, and `build` writes a data set folder.
 """
 
-from paintgan.datagen.build import Pair, build, contact_sheet, make_pair
 from paintgan.datagen.compose import compose, estimate_horizon
 from paintgan.datagen.scenes import LABEL_SET, Scene, colourize, generate_scene
 from paintgan.datagen.textures import SOURCES, TextureBank, TextureSource, load_bank, used_photos
 
-__all__ = ["LABEL_SET", "Pair", "SOURCES", "Scene", "TextureBank", "TextureSource", "build", "colourize", "compose",
-           "contact_sheet", "estimate_horizon", "generate_scene", "load_bank", "make_pair", "used_photos"]
+# `paintgan.datagen.build` (make_pair, contact_sheet, build) is not imported here so that
+# `python -m paintgan.datagen.build` runs it fresh.
+__all__ = ["LABEL_SET", "SOURCES", "Scene", "TextureBank", "TextureSource", "colourize", "compose", "estimate_horizon",
+           "generate_scene", "load_bank", "used_photos"]
