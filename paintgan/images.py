@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -198,10 +199,13 @@ def encode_image(array: np.ndarray, fmt: str = "PNG") -> bytes:
     return out.getvalue()
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`.
+@contextmanager
+def open_atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file handle whose contents replace `path` only when the `with` block ends without error.
 
-    A kill at any moment leaves either the old file or the new one, never a truncated one.
+    The data goes to a temporary file beside `path`, is fsynced, then renamed over it: a kill at any moment
+    leaves either the old file or the new one, never a truncated one. For contents too big to hold in memory
+    (checkpoints); `write_bytes_atomic` is the one-call form.
     """
     target = Path(path)
     if target.is_dir():
@@ -214,7 +218,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -224,7 +228,13 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     _sync_folder(target.parent)
-    return target
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` so that `path` holds either its old contents or all of `data`, whatever happens."""
+    with open_atomic(path) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -201,3 +201,16 @@ def test_read_gray_accepts_only_8_bit_single_channel() -> None:
     assert images.read_gray(_png(Image.new("L", (3, 2), 7))).tolist() == [[7, 7, 7], [7, 7, 7]]
     with pytest.raises(InputError, match="single-channel 8-bit"):
         images.read_gray(_png(Image.new("RGB", (3, 2))))
+
+
+def test_open_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "ckpt.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with images.open_atomic(target) as fh:
+            fh.write(b"half of the new")
+            raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["ckpt.bin"]
+    with images.open_atomic(target) as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new"
