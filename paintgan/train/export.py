@@ -1,0 +1,109 @@
+"""Turn a run directory into one native model file that `paintgan render` and the app open at once.
+
+The exported generator is the EMA copy when the run kept one (cleaner pictures), else the live weights;
+spectral norm used in training is folded into plain weights, so the file has the family's upstream key layout.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from paintgan.errors import CheckpointError
+from paintgan.families import get_family
+from paintgan.models import Model, ModelCard, save_model
+from paintgan.train.config import read_toml
+from paintgan.train.nets import InputSpec, build_generator, fold_spectral_norm
+from paintgan.train.rundir import RunDir
+
+
+def _model_name(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:64]
+    return cleaned or "model"
+
+
+def last_metrics(run: RunDir) -> dict[str, float]:
+    if not run.metrics_path.is_file():
+        return {}
+    with run.metrics_path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return {}
+    return {k: float(v) for k, v in rows[-1].items() if k not in ("step", "elapsed_s", "it_per_s") and v}
+
+
+def run_generator(run_dir: str | Path, which: str = "A", raw: bool = False) -> tuple[Model, dict[str, Any]]:
+    """The trained generator of a run as a `Model` (card included) and the run's recorded info.
+
+    `which` picks the direction of an unpaired run: "A" is A -> B, "B" is B -> A.
+    """
+    run = RunDir(run_dir)
+    info = run.read_info()
+    options = read_toml(run.config_path) if run.config_path.is_file() else {}
+    path = run.latest_checkpoint()
+    state = RunDir.load_checkpoint(path)
+    if which not in ("A", "B"):
+        raise CheckpointError(f"unknown generator {which!r}; expected A (A -> B) or B (B -> A)")
+    if info["paired"] and which == "B":
+        raise CheckpointError(f"{run.root} is a paired run with one generator; only --generator A exists")
+    key = "G" if info["paired"] else f"G_{which}"
+    source = state["ema"] if key in state["ema"] and not raw else state["nets"]
+    family = get_family(info["family"])
+    config = family.config_cls(**info["generator"])
+    net = build_generator(family, config, bool(options.get("g_spectral_norm", False)))
+    try:
+        net.load_state_dict(source[key], strict=True)
+    except (KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{path.name} does not fit the generator recorded in run.json ({type(exc).__name__})") from None
+    net = fold_spectral_norm(net).eval()
+    inputs = InputSpec.from_dict(info["inputs"])
+    step = int(state["step"])
+    card = _card(run, info, options, family.name, config, inputs, step, which)
+    return Model(card, net.requires_grad_(False)), info
+
+
+def _card(run: RunDir, info: dict[str, Any], options: dict[str, Any], family: str, config: Any,
+          inputs: InputSpec, step: int, which: str) -> ModelCard:
+    direction = "" if info["paired"] else (" (A to B)" if which == "A" else " (B to A)")
+    name = options.get("name") or run.root.resolve().name + ("" if info["paired"] or which == "A" else "_BtoA")
+    description = options.get("description") or f"{family} trained by paintgan train on {info['data']}{direction}"
+    training = {
+        "trained_by": f"paintgan train {info.get('paintgan', '')}".strip(),
+        "data": info["data"],
+        "data_licence": info.get("data_licence") or "not stated",
+        "steps": step,
+        "size": info["size"],
+        "batch": info["batch"],
+        "processes": info["world"],
+        "teacher": info.get("teacher") or None,
+        "feature_net": info.get("feature_net"),
+        "objective": {k: options[k] for k in ("gan_mode", "lambda_l1", "lambda_fm", "lambda_perceptual",
+                                               "lambda_cycle", "lambda_identity", "ema") if k in options},
+    }
+    family_obj = get_family(family)
+    return ModelCard(
+        name=_model_name(str(name)),
+        family=family,
+        config=json.loads(json.dumps(asdict(config))),
+        input_kind=inputs.kind,  # type: ignore[arg-type]
+        input_nc=inputs.channels,
+        size_multiple=int(family_obj.size_multiple(config)),
+        label_set=inputs.label_set,
+        description=description,
+        training=training,
+        metrics=last_metrics(run),
+        limits=f"trained at {info['size']} px for {step} steps on {info['data']}; expect its quality on pictures like those",
+    )
+
+
+def export_run(run_dir: str | Path, output: str | Path, *, which: str = "A", raw: bool = False,
+               name: str | None = None) -> ModelCard:
+    model, _ = run_generator(run_dir, which, raw)
+    if name:
+        model.card.name = _model_name(name)
+    save_model(model, output)
+    return model.card
