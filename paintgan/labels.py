@@ -14,6 +14,8 @@ Index spaces (what `Label.index`, `Label.ade20k` and `Label.coco` count in):
 * `cityscapes_labelset()` uses the Cityscapes label ids 0..33, as SPADE (label_nc 35) does, and puts
   "license plate" (id -1 upstream) on the last channel, 34, where SPADE's colour map puts it too.
 
+The factories below return shared instances (label sets are immutable).
+
 Colours must be unique within a set so that a colour map snaps back to one class. Where a standard palette
 repeats a colour (ADE20K road/skyscraper, the black Cityscapes void classes, pole/polegroup, car/license
 plate), the later class gets the nearest unused colour by stepping its blue channel; the first keeps the
@@ -26,6 +28,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -242,6 +245,7 @@ def bit_palette(n: int) -> list[Colour]:
     return colours
 
 
+@cache
 def ade20k_labelset() -> LabelSet:
     """ADE20K SceneParsing: 0 = "other", 1..150 = objectInfo150, coloured with CSAIL color150."""
     names = ("other", *ADE20K_NAMES)
@@ -256,6 +260,7 @@ _COCO_DEMO_COLOURS: dict[str, Colour] = {
 }
 
 
+@cache
 def coco_labelset() -> LabelSet:
     """COCO-Stuff-164k: index = labels.txt id - 1 (0..181); 255 (unlabelled) is not a label."""
     base = bit_palette(len(COCO_STUFF_NAMES))
@@ -264,6 +269,7 @@ def coco_labelset() -> LabelSet:
                                                                                         colours))))
 
 
+@cache
 def cityscapes_labelset() -> LabelSet:
     """Cityscapes: label ids 0..33 and "license plate" at 34, coloured as cityscapesScripts does."""
     rows = sorted(CITYSCAPES_LABELS, key=lambda row: row[1] if row[1] >= 0 else len(CITYSCAPES_LABELS))
@@ -271,6 +277,7 @@ def cityscapes_labelset() -> LabelSet:
     return LabelSet("cityscapes", tuple(Label(i, row[0], c) for i, (row, c) in enumerate(zip(rows, colours))))
 
 
+@lru_cache(maxsize=16)
 def numbered_labelset(n: int, name: str | None = None) -> LabelSet:
     """Classes 0..n-1 named "class 0", "class 1", ...: for index maps that come without a label set."""
     if not 1 <= n <= MAX_INDEX + 1:
@@ -298,6 +305,7 @@ _LANDSCAPE: tuple[tuple[str, Colour, str, str], ...] = (
 )
 
 
+@cache
 def landscape_labelset() -> LabelSet:
     """The ten classes the bundled models paint (indices and colours as `eval_maps/labels.json`)."""
     return LabelSet("landscape", tuple(
@@ -378,7 +386,7 @@ def snap_colours(rgb: np.ndarray, ls: LabelSet) -> tuple[np.ndarray, int]:
     pal = np.array([label.colour for label in labels], dtype=np.int32)
     pal_idx = np.array([label.index for label in labels], dtype=np.int64)
     lut = np.zeros(1 << 24, dtype=_index_dtype(ls.max_index))
-    chunk = 1 << 15
+    chunk = max(1, (1 << 22) // len(labels))  # bounds the distance arrays at about 50 MB
     for start in range(0, colours.size, chunk):
         part = colours[start:start + chunk]
         cols = np.stack([(part >> 16) & 255, (part >> 8) & 255, part & 255], axis=1).astype(np.int32)
