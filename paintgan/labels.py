@@ -383,14 +383,16 @@ def snap_colours(rgb: np.ndarray, ls: LabelSet) -> tuple[np.ndarray, int]:
     present[keys] = True
     colours = np.flatnonzero(present)
     labels = ls.labels
-    pal = np.array([label.colour for label in labels], dtype=np.int32)
+    # |c - p|^2 = |c|^2 - 2 c.p + |p|^2 as one matrix product; float32 holds these integers exactly.
+    pal = np.array([label.colour for label in labels], dtype=np.float32)
+    pal_norm = (pal ** 2).sum(axis=1)
     pal_idx = np.array([label.index for label in labels], dtype=np.int64)
     lut = np.zeros(1 << 24, dtype=_index_dtype(ls.max_index))
-    chunk = max(1, (1 << 22) // len(labels))  # bounds the distance arrays at about 50 MB
+    chunk = max(1, (1 << 22) // len(labels))  # bounds the distance matrix at 16 MB
     for start in range(0, colours.size, chunk):
         part = colours[start:start + chunk]
-        cols = np.stack([(part >> 16) & 255, (part >> 8) & 255, part & 255], axis=1).astype(np.int32)
-        dist = ((cols[:, None, :] - pal[None, :, :]) ** 2).sum(axis=2)
+        cols = np.stack([(part >> 16) & 255, (part >> 8) & 255, part & 255], axis=1).astype(np.float32)
+        dist = (cols ** 2).sum(axis=1)[:, None] - 2.0 * (cols @ pal.T) + pal_norm[None, :]
         lut[part] = pal_idx[dist.argmin(axis=1)]
     exact = np.zeros(1 << 24, dtype=bool)
     exact[_pack(pal.astype(np.uint32))] = True
