@@ -12,6 +12,8 @@ mode, so no further power iteration is run.
 from __future__ import annotations
 
 import pickle
+import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,37 +54,44 @@ def _read_safetensors(path: Path) -> StateDict:
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path.name} is not a readable safetensors file ({_first_line(exc)})") from None
+        raise CheckpointError(
+            f"{path.name} is not a readable safetensors file ({_first_line(exc)}); expected a safetensors state dict"
+        ) from None
 
 
 def _read_pickle(path: Path) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; the error says enough
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+        wanted = _GLOBAL.search(str(exc))
+        if wanted:
             raise CheckpointError(
-                f"{path.name} refused: its pickle asks to run code or build objects ({_unsafe_global(exc)}); "
+                f"{path.name} refused: its pickle wants to run code ({wanted.group(1)}); "
                 "expected a plain state dict of tensors"
             ) from None
-        raise CheckpointError(f"{path.name} is corrupt ({_first_line(exc)}); expected a PyTorch state dict") from None
+        opcode = _OPCODE.search(str(exc))
+        detail = f"unreadable pickle: {opcode.group(0)}" if opcode else _first_line(exc)
+        raise CheckpointError(
+            f"{path.name} is corrupt or not a PyTorch file ({detail}); expected a PyTorch state dict"
+        ) from None
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, UnicodeDecodeError, KeyError) as exc:
         raise CheckpointError(
             f"{path.name} is truncated or corrupt ({_first_line(exc)}); expected a PyTorch state dict"
         ) from None
 
 
+# torch's weights-only unpickler names the callable a malicious pickle asked for: "GLOBAL posix.system".
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+_OPCODE = re.compile(r"Unsupported operand \d+")
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__
-
-
-def _unsafe_global(exc: BaseException) -> str:
-    """The offending global torch names in its weights-only error, e.g. `GLOBAL os.system`."""
-    for line in str(exc).splitlines():
-        line = line.strip()
-        if "GLOBAL" in line or "Unsupported global" in line or "Unsupported operand" in line:
-            return line.rstrip(".")[:160]
-    return _first_line(exc)
+    """The gist of a library error: its first sentence, without the advice torch appends."""
+    lines = str(exc).strip().splitlines()
+    text = re.sub(r"^[\w ]*error: ", "", lines[0], flags=re.IGNORECASE) if lines else type(exc).__name__
+    return text.split(". ")[0].rstrip(".")[:120]
 
 
 def _unwrap(loaded: Any, path: Path) -> Any:
