@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         return self.settings.undo_megabytes << 20
 
     def _blank_layers(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        doc = Document.new(width, height, self.label_set)
+        doc = Document.new(width, height, self.label_set, fill_label=self.background_value)
         return doc.labels, doc.sketch
 
     def _action(self, text: str, slot, shortcut: str | QKeySequence | list | None = None,  # noqa: ANN001

@@ -145,6 +145,7 @@ class RenderWorker(QObject):
         self._refine: tuple[float, RenderRequest] | None = None
         self._thumbs: list[tuple[str, ModelSpec, np.ndarray]] = []
         self._last: tuple[RenderRequest, str, str, np.ndarray, float] | None = None  # request, stage, model, base, ms
+        self._latest: RenderRequest | None = None  # rendered again when the models change
         self._serial = 0
         self._stop = False
         self._thread = _Thread(self)
@@ -172,7 +173,7 @@ class RenderWorker(QObject):
     def request(self, request: RenderRequest) -> None:
         """Latest wins: replaces any request not yet started, and cancels a refine that has not begun."""
         with self._cond:
-            self._pending = request
+            self._pending = self._latest = request
             self._refine = None
             self._cond.notify_all()
 
@@ -278,10 +279,9 @@ class RenderWorker(QObject):
             device = getattr(slot.renderer, "device", "")
             info[role] = (slot.name, slot.placeholder, str(device))
         self.modelsChanged.emit(info)
-        if self._last is not None:
-            with self._cond:
-                if self._pending is None:
-                    self._pending = self._last[0]
+        with self._cond:
+            if self._pending is None and self._latest is not None:
+                self._pending = self._latest
 
     def _render(self, req: RenderRequest, stage: str) -> None:
         start = time.perf_counter()

@@ -44,6 +44,12 @@ class FakeRenderer:
 
 
 @pytest.fixture
+def fake():
+    """The stand-in renderer class: fake(delay=seconds, fail=True)."""
+    return FakeRenderer
+
+
+@pytest.fixture
 def factory():
     """A renderer factory whose renderers are recorded, so tests can reach them."""
     made: list[FakeRenderer] = []
@@ -68,6 +74,8 @@ def window(qtbot, factory):
     qtbot.addWidget(win)
     win.canvas.resize(600, 600)
     win.canvas.set_view(1.0, QPointF(0, 0))
+    # The models load in the worker; wait for the first picture so tests start from a settled app.
+    qtbot.waitUntil(lambda: win.preview.shown is not None, timeout=20000)
     yield win
     win.document.mark_clean()
     win.close()

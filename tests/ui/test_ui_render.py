@@ -1,0 +1,189 @@
+"""Live rendering through the worker: latest wins, stale results dropped, refine, restyle, failures, shutdown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QComboBox, QWidget
+
+pytestmark = pytest.mark.gui
+
+
+def paint(window, mouse, label, points, size=20):
+    window.set_tool("brush")
+    window.set_brush_size(size)
+    window.palette.select_index(window.label_set.by_name(label).index)
+    mouse.drag(points)
+
+
+def test_window_has_the_documented_object_names(window):
+    for name in ("canvas", "preview", "palette", "restylePanel"):
+        assert isinstance(window.findChild(QWidget, name), QWidget), name
+    assert isinstance(window.findChild(QComboBox, "modelSelector"), QComboBox)
+    live = window.findChild(QAction, "liveToggle")
+    assert live is not None and live.isCheckable() and live.isChecked()
+
+
+def test_live_render_arrives_and_changes_the_preview(window, mouse, wait_result):
+    first = wait_result()
+    before = window.preview.image()
+    assert first.stage == "draft" and before.shape == (512, 512, 3)
+    paint(window, mouse, "water", [(100, 300), (400, 300)], size=40)
+    result = wait_result()
+    assert result.revision == window.document.revision
+    after = window.preview.image()
+    changed = (after != before).any(axis=2)
+    assert changed[300, 250] and not changed[50, 50]  # the stroke shows up where it was painted, only there
+    assert "ms" in window.render_label.text()
+
+
+def test_burst_of_50_strokes_on_a_slow_model_renders_at_most_twice_more(fake, window, mouse, wait_result, qtbot):
+    slow = fake(delay=0.4)
+    window.worker.use_renderers(draft=("slow", slow, False))
+    window.render_now()
+    wait_result()
+    qtbot.waitUntil(lambda: len(slow.calls) >= 1)
+    qtbot.wait(500)  # the slow model is idle again
+    start = len(slow.calls)
+    for i in range(50):
+        paint(window, mouse, "grass" if i % 2 else "tree", [(10 + 9 * i, 50), (10 + 9 * i, 450)], size=6)
+        QApplication.processEvents()  # each stroke reaches the worker as its own request
+    last = window.document.revision
+    shown = wait_result(last)
+    qtbot.wait(1000)  # anything still queued would have started by now
+    assert shown.revision == last and window.preview.shown.revision == last
+    assert 1 <= len(slow.calls) - start <= 3  # the first render of the burst, then at most two more
+
+
+def test_stale_results_never_replace_newer_ones(window, mouse, wait_result):
+    wait_result()
+    shown = window.preview.shown
+    older = type(shown)(shown.serial - 1, shown.revision - 1, "draft", "old", shown.base * 0, None, "", 1.0)
+    window._on_result(older)
+    assert window.preview.shown is shown
+
+
+def test_refine_model_renders_full_size_after_idle(fake, window, mouse, wait_result, qtbot):
+    window.worker.preview_side = 128
+    window.worker.idle_ms = 150
+    window.worker.use_renderers(refine=("big", fake(), False))
+    paint(window, mouse, "snow", [(200, 50), (300, 150)])
+    draft = wait_result()
+    assert draft.stage == "draft" and draft.base.shape[:2] == (128, 128)
+    qtbot.waitUntil(lambda: window.preview.shown.stage == "refine", timeout=5000)
+    refine = window.preview.shown
+    assert refine.revision == window.document.revision and refine.base.shape[:2] == (512, 512)
+    assert window.preview.title.text() == "Refined"
+
+
+def test_painting_cancels_a_pending_refine(fake, window, mouse, wait_result, qtbot):
+    refine = fake()
+    window.worker.idle_ms = 400
+    window.worker.use_renderers(refine=("big", refine, False))
+    for i in range(6):
+        paint(window, mouse, "rock", [(50 * i, 20), (50 * i, 60)])
+        wait_result()
+        qtbot.wait(100)  # shorter than the idle time
+    assert refine.calls == []
+    qtbot.waitUntil(lambda: len(refine.calls) == 1, timeout=5000)
+
+
+def test_restyle_changes_the_preview_and_strength_blends(window, wait_result, qtbot):
+    base = wait_result().base
+    style = next(e.name for e in window.entries if e.input_kind == "image")
+    window.restyle_panel.select(style)
+    qtbot.waitUntil(lambda: window.preview.shown.styled is not None, timeout=5000)
+    assert np.array_equal(window.preview.image(), 255 - base)  # the stand-in restyle inverts
+    window.restyle_panel.strength.setValue(50)
+    expected = np.rint(base.astype(np.float32) * 0.5 + (255 - base).astype(np.float32) * 0.5).astype(np.uint8)
+    assert np.array_equal(window.preview.image(), expected)
+    window.restyle_panel.before.setChecked(True)  # before / after
+    assert np.array_equal(window.preview.image(), base)
+    assert window.before_action.isChecked()
+
+
+def test_restyle_applies_to_an_imported_photo(window, wait_result, qtbot):
+    wait_result()
+    style = next(e.name for e in window.entries if e.input_kind == "image")
+    window.restyle_panel.select(style)
+    photo = np.random.default_rng(1).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    window.set_photo(photo)
+    qtbot.waitUntil(lambda: window.preview.shown.stage == "photo", timeout=5000)
+    assert np.array_equal(window.preview.image(), 255 - photo)
+
+
+def test_new_variation_changes_the_seed_and_the_picture(window, wait_result, qtbot):
+    before = wait_result().base
+    window.variation_action.trigger()
+    assert window.seed != 0
+    qtbot.waitUntil(lambda: not np.array_equal(window.preview.shown.base, before), timeout=5000)
+
+
+def test_live_off_stops_rendering_until_render_now(window, mouse, wait_result, qtbot):
+    wait_result()
+    window.findChild(QAction, "liveToggle").trigger()
+    assert not window.live_action.isChecked()
+    paint(window, mouse, "sand", [(10, 10), (200, 200)])
+    qtbot.wait(300)
+    assert window.preview.shown.revision < window.document.revision
+    window.render_action.trigger()
+    wait_result()
+
+
+def test_a_model_that_raises_shows_a_message_and_the_app_keeps_running(fake, window, mouse, wait_result, qtbot):
+    wait_result()
+    window.worker.use_renderers(draft=("broken", fake(fail=True), False))
+    paint(window, mouse, "dirt", [(10, 10), (100, 100)])
+    qtbot.waitUntil(lambda: window.preview.error.isVisibleTo(window.preview), timeout=5000)
+    assert "told to fail" in window.preview.error.text()
+    window.worker.use_renderers(draft=("fixed", fake(), False))
+    paint(window, mouse, "dirt", [(100, 10), (200, 100)])
+    assert wait_result().model_name == "fixed"
+    assert not window.preview.error.isVisibleTo(window.preview)
+
+
+def test_a_model_that_fails_to_load_keeps_the_previous_one(window, mouse, wait_result, qtbot, tmp_path):
+    wait_result()
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a model")
+    with qtbot.waitSignal(window.worker.modelFailed, timeout=10000) as blocker:
+        window.worker.set_models({"draft": str(broken)})
+    assert blocker.args[0] == "draft" and blocker.args[1]
+    paint(window, mouse, "tree", [(10, 10), (100, 100)])
+    assert wait_result().revision == window.document.revision
+
+
+def test_status_bar_names_device_and_model(window, wait_result, qtbot):
+    wait_result()
+    qtbot.waitUntil(lambda: window.device_label.text() == "Device: cpu")
+    assert window.render_entry.name in window.model_label.text()
+    assert "placeholder" in window.model_label.text()
+    assert window.preview.banner.isVisibleTo(window.preview)  # the untrained model is announced
+
+
+def test_closing_the_window_stops_the_worker(window, wait_result):
+    wait_result()
+    assert window.worker.running
+    window.close()
+    assert not window.worker.running
+
+
+@pytest.mark.slow
+def test_engine_placeholder_model_renders_end_to_end(qtbot):
+    """No stand-ins: the engine's own untrained model through the real Renderer, off the UI thread."""
+    from ui import MainWindow
+    from ui.settings import Settings
+
+    settings = Settings()
+    settings.preview_resolution = 128
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    try:
+        qtbot.waitUntil(lambda: win.preview.shown is not None, timeout=120_000)
+        result = win.preview.shown
+        assert result.placeholder and result.base.shape == (128, 128, 3) and result.base.dtype == np.uint8
+        assert win.preview.banner.isVisibleTo(win.preview)
+    finally:
+        win.close()
+    assert not win.worker.running
