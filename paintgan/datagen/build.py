@@ -65,8 +65,11 @@ def _write_card(out: Path, seed: int, size: int) -> None:
 
 
 def build(out: Path, count: int, size: int, seed: int = 0, start: int = 0, photos: Path = DEFAULT_PHOTOS,
-          sketches: bool = False, log: bool = False) -> int:
-    """Generate pairs start .. start+count-1 into `out`; pairs already on disk are kept. Returns pairs written."""
+          sketches: bool = False, log: bool = False, bank: TextureBank | None = None) -> int:
+    """Generate pairs start .. start+count-1 into `out`; pairs already on disk are kept. Returns pairs written.
+
+    `bank` saves re-reading the photos when the caller already holds a bank loaded from `photos`.
+    """
     if count < 1:
         raise DataError(f"--count {count} makes nothing; expected at least 1")
     if size < MIN_SIZE:
@@ -80,7 +83,7 @@ def build(out: Path, count: int, size: int, seed: int = 0, start: int = 0, photo
     for f in folders:
         (out / f).mkdir(parents=True, exist_ok=True)
     _write_card(out, seed, size)
-    bank = load_bank(photos)
+    bank = load_bank(photos) if bank is None else bank
     written = 0
     t0 = time.perf_counter()
     for i in range(start, start + count):

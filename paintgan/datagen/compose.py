@@ -23,7 +23,7 @@ from paintgan.errors import InputError
 
 # Feather width (Gaussian sigma, in pixels at 256 px) of each class's mask: what a class bleeds into its
 # neighbours. Clouds are soft, grass and sand fade into each other, ridges and tree crowns stay crisp.
-SOFTNESS = (0.7, 2.6, 0.6, 0.7, 0.9, 1.0, 1.4, 0.7, 1.6, 1.4)  # indexed by class
+SOFTNESS = (0.6, 2.6, 0.5, 0.7, 0.9, 1.0, 2.0, 0.7, 2.2, 1.8)  # indexed by class
 N_CLASSES = 10
 
 
@@ -123,7 +123,7 @@ def _sky_layer(bank: TextureBank, rng: np.random.Generator, h: int, w: int, hori
     return sky[:h] * (1 - glow) + haze * glow
 
 
-def _reflect(img: np.ndarray, labels: np.ndarray, horizon_colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _reflect(img: np.ndarray, labels: np.ndarray, sky: np.ndarray, horizon: int, rng: np.random.Generator) -> np.ndarray:
     """Mirror image of what stands above each column's shoreline, rippled and softened."""
     h, w = labels.shape
     water = labels == WATER
@@ -132,15 +132,18 @@ def _reflect(img: np.ndarray, labels: np.ndarray, horizon_colour: np.ndarray, rn
     shore = np.maximum.accumulate(np.where(water, -1, rows), axis=0)
     dist = (rows - shore).astype(np.float32)
     src_y = shore - dist + 1
-    # Flat ground lies at the water's level and shows no mirror image: the sky beyond it shows instead.
-    source = img.copy()
-    source[np.isin(labels, GROUND)] = horizon_colour
     amp = 0.4 + 0.05 * dist
     dx = _noise(rng, h, w, max(h // 3, 2), max(w // 24, 2)) * amp
     dy = _noise(rng, h, w, max(h // 3, 2), max(w // 24, 2)) * (0.3 + 0.02 * dist)
     gx = np.arange(w, dtype=np.float32)[None, :] + dx
     gy = np.clip(src_y + dy, 0, h - 1).astype(np.float32)
-    refl = cv2.remap(source, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    refl = cv2.remap(img, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    # Flat ground lies at the water's level and shows no mirror image: the sky beyond it does, and the sky,
+    # being infinitely far, mirrors about the horizon rather than about the shore.
+    src_lab = labels[np.clip(np.round(gy), 0, h - 1).astype(int), np.clip(np.round(gx), 0, w - 1).astype(int)]
+    flat = np.isin(src_lab, GROUND)
+    sky_rows = np.clip(2 * horizon - rows, 0, max(horizon - 1, 0))
+    refl[flat] = np.broadcast_to(sky[sky_rows, np.arange(w)[None, :]], refl.shape)[flat]
     return cv2.GaussianBlur(refl, (1, 5), 0)
 
 
@@ -222,7 +225,7 @@ def compose(labels: np.ndarray, bank: TextureBank, rng: np.random.Generator, hor
         for cls, layer in layers.items():
             m = labels == cls
             hard[m] = layer[m]
-        refl = _reflect(hard, labels, horizon_colour, rng) * rng.uniform(0.7, 0.9)
+        refl = _reflect(hard, labels, sky, hz, rng) * rng.uniform(0.7, 0.9)
         surface = textured(WATER)
         depth = np.clip((rows - hz) / max(h - hz, 1), 0, 1)
         mirror = rng.uniform(0.5, 0.9) * (1 - 0.55 * depth)

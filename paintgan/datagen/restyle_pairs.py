@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra", type=Path, help="more content pictures (e.g. generated scenes)")
     p.add_argument("--extra-share", type=float, default=0.3, help="share of pairs drawn from --extra")
     p.add_argument("--styles-dir", type=Path, help="the style folder (default: the teacher's)")
-    p.add_argument("--min-fraction", type=float, default=0.15, help="smallest crop, share of the shorter side")
+    p.add_argument("--min-fraction", type=float, default=0.2, help="smallest crop, share of the shorter side")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
     return p
@@ -229,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "style": args.style,
             "teacher": "paintgan.teachers.magenta (Magenta arbitrary image stylization, Ghiasi et al. 2017)",
             "teacher_packages": _versions(),
-            "settings": {**asdict(teacher.settings), "style_dir": str(teacher.style_dir)},
+            "settings": asdict(teacher.settings),
+            "style_dir": str(teacher.style_dir),
+            "style_images_used": [p.name for p in teacher.style_paths],
             "count": args.count,
             "size": PAIR_SIZE,
             "seed": args.seed,

@@ -57,8 +57,6 @@ SOURCES: tuple[TextureSource, ...] = (
     _S("mountains_snow_ridge_ryan_schroeder.jpg", MOUNTAIN, (0.0, 0.72, 1.0, 0.95)),
     _S("lake_mountain_reflection_sean_afnan.jpg", MOUNTAIN, (0.5, 0.08, 1.0, 0.4)),
     _S("volcano_batok_jakub_halun.jpg", MOUNTAIN, (0.3, 0.45, 0.6, 0.6)),
-    _S("lake_mountains_jake_hills.jpg", MOUNTAIN, (0.0, 0.45, 0.35, 0.62)),
-    _S("mountains_alpine_walmendingerhorn.jpg", MOUNTAIN, (0.0, 0.4, 1.0, 0.6)),
     _S("canyon_grand_canyon_jad_limcaco.jpg", MOUNTAIN, (0.0, 0.35, 1.0, 0.95)),
     # rock
     _S("mountains_snow_picosdeeuropa.jpg", ROCK, (0.45, 0.25, 0.75, 0.6)),
@@ -75,9 +73,7 @@ SOURCES: tuple[TextureSource, ...] = (
     _S("lake_mountains_jake_hills.jpg", WATER, (0.0, 0.75, 1.0, 1.0)),
     _S("lake_mountains_clouds_nick_saxby.jpg", WATER, (0.0, 0.82, 1.0, 1.0)),
     _S("lake_mountain_reflection_sean_afnan.jpg", WATER, (0.0, 0.6, 0.3, 0.95)),
-    _S("lake_forest_brittas_john_mccormack.jpg", WATER, (0.5, 0.72, 0.95, 0.95)),
     # grass
-    _S("hills_green_serene.jpg", GRASS, (0.0, 0.35, 1.0, 0.95)),
     _S("mountains_autumn_aitzgorri.jpg", GRASS, (0.0, 0.65, 1.0, 1.0)),
     _S("meadow_lake_landmannalaugar.jpg", GRASS, (0.0, 0.65, 1.0, 0.95)),
     _S("mountains_snow_picosdeeuropa.jpg", GRASS, (0.65, 0.65, 1.0, 1.0)),
