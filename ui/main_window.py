@@ -28,7 +28,7 @@ from paintgan import __version__ as app_version
 from paintgan.documents import Document, export_ora, load_document, render_layers_rgba, save_document
 from paintgan.errors import PaintGANError
 from paintgan.images import read_label_map, read_rgb, write_image
-from paintgan.labels import LabelSet, ade20k_labelset, coco_labelset, landscape_labelset, remap
+from paintgan.labels import LabelSet, ade20k_labelset, check_indices, coco_labelset, landscape_labelset, remap
 from paintgan.models import import_model
 from paintgan.sketch import image_to_sketch
 from ui import icons
@@ -756,7 +756,7 @@ class MainWindow(QMainWindow):
         try:
             if kind == "labels":
                 indices, snapped = read_label_map(path, self.label_set)
-                remap(indices, self.label_set, self.label_set)  # raises if a value is not a label
+                check_indices(indices, self.label_set)
             else:
                 source = ade20k_labelset() if kind == "ade20k" else coco_labelset()
                 raw, snapped = read_label_map(path, None)
