@@ -54,7 +54,7 @@ class Box:
 
 def to_uint8(y: Tensor) -> np.ndarray:
     """1x3xHxW (or 3xHxW) in [-1, 1] -> HxWx3 uint8 by round-half-to-even of (y + 1) * 127.5 in float64."""
-    arr = y.detach().to("cpu", torch.float32).numpy().astype(np.float64)
+    arr = y.detach().to("cpu", torch.float64).numpy()
     if arr.ndim == 4:
         arr = arr[0]
     return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8).transpose(1, 2, 0)
