@@ -42,7 +42,7 @@ class StyleSettings:
     content_size: int = TRANSFORM_SIZE  # px of the picture's longer side as fed to the transformer
     strength: float = 1.0  # 0 = the content's own style, 1 = the painter's
     style_crop: float = 1.0  # side of the crops taken from each style image, as a fraction of its shorter side
-    style_files: tuple[str, ...] = ()  # the style images (names in the folder) that make the style; () = all
+    style_files: tuple[str, ...] = ()  # style images (names in the folder) that make the style; () or none there: all
     style_images: int = 0  # how many of those (drawn with `seed`) are used; 0 = all of them
     pick: Literal["mean", "random"] = "mean"  # one mean style for every picture, or one style image's per picture
     seed: int = 0
@@ -73,11 +73,11 @@ STYLE_SETTINGS: dict[str, StyleSettings] = {
         "vangogh_trainA_319.jpg", "vangogh_trainA_240.jpg", "vangogh_trainA_160.jpg", "vangogh_trainA_039.jpg",
         "vangogh_trainA_267.jpg", "vangogh_trainA_238.jpg")),
     "cezanne": StyleSettings(strength=0.8, style_crop=0.5),
-    "ukiyoe": StyleSettings(strength=0.8, style_files=(
+    "ukiyoe": StyleSettings(strength=0.65, style_files=(
         "ukiyoe_trainA_00284.jpg", "ukiyoe_trainA_00586.jpg", "ukiyoe_trainA_00312.jpg", "ukiyoe_trainA_00511.jpg",
         "ukiyoe_trainA_00711.jpg", "ukiyoe_trainA_00509.jpg", "ukiyoe_trainA_00297.jpg", "ukiyoe_trainA_00426.jpg",
         "ukiyoe_trainA_00290.jpg", "ukiyoe_trainA_00536.jpg")),
-    "illustration": StyleSettings(strength=0.8, style_crop=0.6, style_files=(
+    "illustration": StyleSettings(strength=0.65, style_crop=0.6, style_files=(
         "potter_benjaminbunny_15.jpg", "potter_tomkitten_tom31.jpg", "potter_peterrabbit_peter19.jpg",
         "potter_benjaminbunny_55.jpg", "potter_benjaminbunny_51.jpg", "potter_tomkitten_tom51.jpg",
         "potter_peterrabbit_peter31.jpg", "potter_benjaminbunny_04.jpg", "potter_benjaminbunny_31.jpg",
@@ -201,11 +201,12 @@ def _read_rgb(path: Path) -> np.ndarray:
     return read_rgb(path).astype(np.float32) / 255.0
 
 
-def style_vectors(folder: Path, settings: StyleSettings, networks: MagentaNetworks) -> np.ndarray:
-    """K x 100 bottlenecks, one per style image used (the mean over its crops)."""
+def choose_style_images(folder: Path, settings: StyleSettings) -> list[Path]:
+    """The style images that make the style: `style_files` (then a `style_images` sample) of the folder."""
     files = list_style_images(folder)
-    if settings.style_files:
-        by_name = {f.name: f for f in files}
+    by_name = {f.name: f for f in files}
+    # A folder holding none of the chosen images is another collection (the user's own painter): use all of it.
+    if any(n in by_name for n in settings.style_files):
         missing = [n for n in settings.style_files if n not in by_name]
         if missing:
             raise TeacherError(
@@ -216,6 +217,11 @@ def style_vectors(folder: Path, settings: StyleSettings, networks: MagentaNetwor
     if 0 < settings.style_images < len(files):
         chosen = np.random.default_rng(settings.seed).choice(len(files), settings.style_images, replace=False)
         files = [files[i] for i in sorted(chosen)]
+    return files
+
+
+def style_vectors(files: list[Path], settings: StyleSettings, networks: MagentaNetworks) -> np.ndarray:
+    """K x 100 bottlenecks, one per style image (the mean over its crops)."""
     vectors = [
         np.mean([networks.bottleneck(c) for c in style_crops(_read_rgb(f), settings.style_crop)], axis=0)
         for f in files
@@ -239,7 +245,8 @@ class MagentaTeacher:
         self.settings = settings
         self.style_dir = style_dir
         self.networks = networks or MagentaNetworks(threads)
-        self.vectors = style_vectors(style_dir, settings, self.networks)
+        self.style_paths = choose_style_images(style_dir, settings)
+        self.vectors = style_vectors(self.style_paths, settings, self.networks)
         self.style_vector = self.vectors.mean(axis=0)
         self._rng = np.random.default_rng(settings.seed)
 
