@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ui.main_window import MainWindow
@@ -28,6 +28,24 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="open, wait for the first rendered picture, save a screenshot of the window, quit")
     parser.add_argument("--size", metavar="WxH", default="1440x880", help="window size for --smoke-screenshot")
     return parser.parse_args(argv)
+
+
+def apply_theme(app: QApplication) -> None:
+    """A dark Fusion theme: colours of the painting read truer against neutral dark grey, as in Krita."""
+    app.setStyle("Fusion")
+    role, group = QPalette.ColorRole, QPalette.ColorGroup
+    palette = QPalette()
+    for r, rgb in (
+        (role.Window, (50, 52, 56)), (role.WindowText, (222, 224, 228)), (role.Base, (36, 38, 41)),
+        (role.AlternateBase, (46, 48, 52)), (role.ToolTipBase, (30, 31, 34)), (role.ToolTipText, (230, 230, 230)),
+        (role.Text, (222, 224, 228)), (role.Button, (60, 63, 68)), (role.ButtonText, (222, 224, 228)),
+        (role.BrightText, (255, 90, 90)), (role.Highlight, (54, 124, 214)), (role.HighlightedText, (255, 255, 255)),
+        (role.Link, (110, 170, 255)), (role.PlaceholderText, (140, 142, 148)), (role.Mid, (140, 142, 148)),
+    ):
+        palette.setColor(r, QColor(*rgb))
+    for r in (role.WindowText, role.Text, role.ButtonText):
+        palette.setColor(group.Disabled, r, QColor(120, 122, 128))
+    app.setPalette(palette)
 
 
 def install_exception_hook(app: QApplication) -> None:
@@ -65,8 +83,10 @@ def _smoke(window: MainWindow, path: Path, app: QApplication) -> None:
         window.close()
         app.exit(0 if ok else 1)
 
-    def result_arrived(_result: object) -> None:
-        QTimer.singleShot(600, shoot)  # let the status bar and docks repaint
+    def result_arrived(result: object) -> None:
+        # The picture of the painting on screen (an opened document replaces the blank one first).
+        if getattr(result, "revision", -1) >= window.document.revision:
+            QTimer.singleShot(800, shoot)  # let the status bar, thumbnails and docks repaint
 
     window.worker.resultReady.connect(result_arrived)
     QTimer.singleShot(SMOKE_TIMEOUT_MS, shoot)
@@ -77,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("PaintGAN")
     app.setOrganizationName("PaintGAN")
-    app.setStyle("Fusion")
+    apply_theme(app)
     install_exception_hook(app)
     window = MainWindow(Settings())
     if args.document:

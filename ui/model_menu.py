@@ -73,7 +73,7 @@ class ModelSelector(QComboBox):
         self.setObjectName("modelSelector")
         self.setToolTip("Model that renders the painting live")
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.setMinimumContentsLength(18)
+        self.setMinimumContentsLength(28)
         self.currentIndexChanged.connect(self._changed)
 
     def set_entries(self, entries: list[ModelEntry], current: str) -> None:

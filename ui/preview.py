@@ -132,6 +132,7 @@ class Preview(QWidget):
         self.before_button.setObjectName("beforeAfter")
         self.before_button.setToolTip("Show the picture before restyling (\\)")
         self.before_button.setCheckable(True)
+        self.before_button.setAutoRaise(True)
         self.before_button.toggled.connect(self.set_before)
         group = QButtonGroup(self)
         group.setExclusive(True)
