@@ -92,11 +92,11 @@ def read_source(model: Model, path: str, size: tuple[int, int] | None) -> np.nda
 
 def check_output(path: Path) -> None:
     """Fail before the (possibly long) render if the picture could not be written afterwards."""
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
     if path.suffix.lower() not in images.WRITE_FORMATS:
         kinds = ", ".join(images.WRITE_FORMATS)
         raise OutputError(f"cannot write {path}: unknown picture type {path.suffix!r}; expected one of {kinds}")
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder")
     folder = path.parent
     if not folder.is_dir():
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
