@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,8 +26,11 @@ from torch import Tensor
 from paintgan.devices import default_dtype, pick_device
 from paintgan.errors import InputError
 from paintgan.families.spade import DONTCARE_VALUE, instance_edges, semantic_tensor
-from paintgan.labels import check_indices
+from paintgan.labels import Via, check_indices, remap
 from paintgan.models import Model, label_layout, latent_dim
+
+if TYPE_CHECKING:
+    from paintgan.documents import Document
 
 MIN_SIDE = 64
 MAX_SIDE = 4096
@@ -335,3 +338,55 @@ def tiles(width: int, height: int, tile: int) -> Iterator[Box]:
 def render(model: Model, source: np.ndarray, **options: Any) -> np.ndarray:
     """One-off convenience: build a CPU/auto `Renderer` and render once."""
     return Renderer(model).render(source, **options)
+
+
+def blend(base: np.ndarray, styled: np.ndarray, strength: float) -> np.ndarray:
+    """A restyled picture mixed with the unstyled one: strength 0 = unstyled, 1 = fully restyled."""
+    if strength <= 0.0:
+        return base
+    if strength >= 1.0:
+        return styled
+    mixed = base.astype(np.float32) * (1.0 - strength) + styled.astype(np.float32) * strength
+    return np.rint(mixed).astype(np.uint8)
+
+
+def document_layer(doc: Document, model: Model) -> np.ndarray:
+    """The layer of a painting that `model` renders, in the model's own index space for label models.
+
+    A painting made with another label set reaches an upstream ADE20K / COCO-Stuff model through each label's
+    ADE20K / COCO-Stuff reference, and any other model through equal class names; classes without a match go
+    to the dontcare channel where the model has one, else they are an error that names them.
+    """
+    kind = model.card.input_kind
+    if kind == "sketch":
+        return doc.sketch
+    if kind != "labels":
+        raise InputError(
+            f"model {model.card.name!r} restyles pictures; a painting needs a label or sketch model to render it"
+        )
+    target = model.card.label_set
+    assert target is not None
+    if target == doc.label_set:
+        return doc.labels
+    via: Via = "ade20k" if target.name == "ade20k" else "coco" if target.name == "coco" else "name"
+    layout = label_layout(model.config)
+    return remap(doc.labels, doc.label_set, target, via=via, fill=DONTCARE_VALUE if layout.dontcare else None)
+
+
+def render_document(
+    doc: Document,
+    render_model: Model,
+    restyle_model: Model | None = None,
+    *,
+    device: str = "auto",
+    seed: int | None = None,
+    style: np.ndarray | None = None,
+) -> np.ndarray:
+    """A saved painting as the app shows it: its layer through the render model, then the restyle blended in."""
+    picture = Renderer(render_model, device=device).render(
+        document_layer(doc, render_model), seed=doc.seed if seed is None else seed, style=style
+    )
+    if restyle_model is None:
+        return picture
+    styled = Renderer(restyle_model, device=device).render(picture)
+    return blend(picture, styled, float(doc.restyle_strength))

@@ -334,3 +334,62 @@ def test_instance_map_must_be_single_channel(files: dict[str, Path], capsys: pyt
     out_png = files["dir"] / "out.png"
     assert_error(*run_cli(capsys, "render", "--model", files["landscape"], "--input", index, "--instance",
                           files["image"], "--output", out_png), "single-channel", out_png)
+
+
+# ------------------------------------------------------------------------------------------ projects
+
+
+def _user_model(model_kind: str, name: str, seed: int = 0) -> None:
+    folder = Path(os.environ["PAINTGAN_HOME"]) / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    model = placeholder_model(model_kind, seed=seed)  # type: ignore[arg-type]
+    model.card.name = name
+    save_model(model, folder / f"{name}.safetensors")
+
+
+def test_project_renders_with_the_models_it_names_and_blends_the_restyle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paintgan.documents import Document, save_document
+    from paintgan.render import blend
+
+    _user_model("labels", "land")
+    _user_model("image", "paint", seed=7)
+    doc = Document.new(96, 64, landscape_labelset(), fill_label=0)
+    doc.labels[40:, :] = 6
+    doc.labels[30:50, 20:60] = 5
+    doc.render_model, doc.restyle_model, doc.restyle_strength, doc.seed = "land", "paint", 0.25, 3
+    save_document(doc, tmp_path / "p.paintgan")
+    out_png = tmp_path / "out.png"
+    code, out, err = run_cli(capsys, "render", "--project", tmp_path / "p.paintgan", "--output", out_png)
+    assert (code, out, err) == (0, f"{out_png}\n", "")
+    base = Renderer(load_model("land"), device="cpu").render(doc.labels, seed=3)
+    styled = Renderer(load_model("paint"), device="cpu").render(base)
+    assert np.array_equal(read(out_png), blend(base, styled, 0.25))
+    assert not np.array_equal(base, styled)
+
+
+def test_project_with_a_sketch_model_renders_the_sketch_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paintgan.documents import Document, save_document
+
+    _user_model("sketch", "lines")
+    doc = Document.new(64, 64, landscape_labelset())
+    doc.sketch[10:12, :] = 255
+    save_document(doc, tmp_path / "p.paintgan")
+    out_png = tmp_path / "out.png"
+    missing = run_cli(capsys, "render", "--project", tmp_path / "p.paintgan", "--output", out_png)
+    assert_error(*missing, "names no render model; give one with --model", out_png)
+    code, _, _ = run_cli(capsys, "render", "--project", tmp_path / "p.paintgan", "--model", "lines", "--output",
+                         out_png)
+    assert code == 0
+    assert np.array_equal(read(out_png), Renderer(load_model("lines"), device="cpu").render(doc.sketch))
+
+
+def test_broken_project_file_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.paintgan"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    out_png = tmp_path / "out.png"
+    assert_error(*run_cli(capsys, "render", "--project", bad, "--model", "x", "--output", out_png), "bad.paintgan",
+                 out_png)

@@ -269,3 +269,24 @@ def test_a_region_is_the_same_pixels_as_that_part_of_the_tiled_render() -> None:
     assert np.abs(region.astype(int) - full[50:131, 37:137]).max() <= 1
     with pytest.raises(InputError, match="outside the 200x160 canvas"):
         renderer.render_region(labels, Box(150, 0, 210, 64))
+
+
+# ----------------------------------------------------------------------------------------- documents
+
+
+def test_paintings_reach_upstream_label_spaces_through_the_label_references() -> None:
+    from paintgan.documents import Document
+    from paintgan.labels import Label, LabelSet, landscape_labelset, to_ade20k
+    from paintgan.render import document_layer
+
+    ade = built("spade", SpadeConfig(label_nc=150, contain_dontcare=True, instance_edges=False, ngf=1))
+    doc = Document.new(64, 64, landscape_labelset())
+    doc.labels[:, 20:] = 6
+    doc.labels[:, 40:] = 4
+    assert np.array_equal(document_layer(doc, ade), to_ade20k(doc.labels, landscape_labelset()))
+    lava = LabelSet("volcano", (Label(0, "grass", (0, 200, 0)), Label(1, "lava", (255, 60, 0))))
+    doc = Document.new(64, 64, lava, fill_label=1)
+    assert set(np.unique(document_layer(doc, ade))) == {255}  # no ADE20K reference: the dontcare channel
+    numbered = built("spade", SpadeConfig(label_nc=3, contain_dontcare=False, instance_edges=False, ngf=1))
+    with pytest.raises(InputError, match="'lava' of set 'volcano' have no match"):
+        document_layer(doc, numbered)

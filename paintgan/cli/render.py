@@ -19,7 +19,8 @@ from paintgan import images
 from paintgan.devices import DEVICE_NAMES
 from paintgan.errors import InputError, OutputError
 from paintgan.models import Model, load_model
-from paintgan.render import Renderer
+from paintgan.documents import load_document
+from paintgan.render import Renderer, render_document
 
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
 
@@ -104,13 +105,28 @@ def check_output(path: Path) -> None:
         raise OutputError(f"cannot write {path}: permission denied")
 
 
+def _render_project(args: argparse.Namespace) -> np.ndarray:
+    """A saved painting with the models it names (`--model` replaces its render model)."""
+    if args.instance is not None:
+        raise InputError("--instance is for --input label maps; a .paintgan painting has no instance layer")
+    doc = load_document(args.project)
+    name = args.model or doc.render_model
+    if not name:
+        raise InputError(f"{args.project} names no render model; give one with --model")
+    model = load_model(name, encoder=args.encoder)
+    restyle = load_model(doc.restyle_model) if doc.restyle_model else None
+    if args.size is not None:
+        doc.labels = _resize(doc.labels, args.size, nearest=True)
+        doc.sketch = _resize(doc.sketch, args.size, nearest=False)
+    style = None if args.style is None else images.read_rgb(args.style)
+    return render_document(doc, model, restyle, device=args.device, seed=args.seed, style=style)
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_output(out)
     if args.project:
-        from paintgan.cli.project import render_project
-
-        picture = render_project(args)
+        picture = _render_project(args)
     else:
         if not args.model:
             raise InputError("--model is required with --input; give a model name or a .safetensors/.pth file")
