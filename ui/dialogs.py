@@ -79,7 +79,7 @@ class SettingsDialog(QDialog):
         for side in PREVIEW_SIZES:
             self.preview.addItem(f"{side} px", side)
         index = self.preview.findData(settings.preview_resolution)
-        self.preview.setCurrentIndex(index if index >= 0 else PREVIEW_SIZES.index(512))
+        self.preview.setCurrentIndex(index if index >= 0 else 0)
         self.idle = QSpinBox(self)
         self.idle.setRange(50, 10000)
         self.idle.setSingleStep(100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from pathlib import Path
@@ -265,7 +266,7 @@ class MainWindow(QMainWindow):
         top = QToolBar("Main", self)
         top.setObjectName("mainToolbar")
         top.setIconSize(QSize(20, 20))
-        top.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        top.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         top.addActions([self.new_action, self.open_action, self.save_action])
         top.addSeparator()
         top.addActions([self.undo_action, self.redo_action])
@@ -289,6 +290,8 @@ class MainWindow(QMainWindow):
         top.addWidget(self.refine_selector)
         top.addSeparator()
         top.addActions([self.live_action, self.render_action, self.variation_action])
+        for action in (self.live_action, self.render_action):
+            top.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.seed_box = QSpinBox(self)
         self.seed_box.setObjectName("seed")
         self.seed_box.setRange(0, 2**31 - 1)
@@ -470,7 +473,8 @@ class MainWindow(QMainWindow):
             restyle = self._entry(self.restyle_panel.current)
             specs[RESTYLE] = restyle.spec if restyle else None
         self.worker.label_input = self.render_entry.input_kind == "labels"
-        threads = self.settings.threads or None
+        # Leave a core to the UI thread by default, so the brush never waits for the model.
+        threads = self.settings.threads or max(1, (os.cpu_count() or 2) - 1)
         self.worker.set_models(specs, self.settings.device, threads)
 
     def choose_render_model(self, name: str) -> None:

@@ -6,8 +6,8 @@ queue never holds more than one picture's worth of work. Every result carries it
 the UI drops results older than what it already shows.
 
 Pipeline per request: draft model at the preview resolution -> restyle (if a restyle model is chosen). When no
-new request has come for `idle_ms` after a draft, the refine model (if any) renders the same revision at full
-size. Exceptions raised by a model become a one-line message (`failed`); the thread keeps serving.
+new request has come for `idle_ms` after a draft, the refine model renders the same revision at full size (the
+draft model does, when no refine model is chosen and the draft was made smaller than the canvas). Exceptions raised by a model become a one-line message (`failed`); the thread keeps serving.
 """
 
 from __future__ import annotations
@@ -285,16 +285,20 @@ class RenderWorker(QObject):
 
     def _render(self, req: RenderRequest, stage: str) -> None:
         start = time.perf_counter()
+        shrunk = False
         if req.photo:
             base = _fit(req.source, max(self.preview_side, PHOTO_MAX_SIDE), nearest=False)
             model_name, placeholder, stage = "photo", False, "photo"
         else:
             slot = self._slots[stage]
+            if stage == REFINE and slot.renderer is None:
+                slot = self._slots[DRAFT]  # no heavier model: the final pass is the draft model at full size
             if slot.renderer is None:
                 return
             source = req.source
             if stage == DRAFT:
                 source = _fit(source, self.preview_side, nearest=self.label_input)
+                shrunk = source.shape != req.source.shape
             self.stats[stage] += 1
             base = slot.renderer.render(source, style=req.style, seed=req.seed)
             model_name, placeholder = slot.name, slot.placeholder
@@ -302,7 +306,7 @@ class RenderWorker(QObject):
         ms = (time.perf_counter() - start) * 1000.0
         self._last = (req, stage, model_name, base, ms)
         self._emit(req, stage, model_name, base, styled, restyle_name, ms, placeholder)
-        if stage == DRAFT and self._slots[REFINE].renderer is not None:
+        if stage == DRAFT and (shrunk or self._slots[REFINE].renderer is not None):
             with self._cond:
                 if self._pending is None:
                     self._refine = (time.monotonic() + self.idle_ms / 1000.0, req)

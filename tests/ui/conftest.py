@@ -69,7 +69,9 @@ def window(qtbot, factory):
     from ui import MainWindow
     from ui.settings import Settings
 
-    win = MainWindow(Settings(), renderer_factory=factory)
+    settings = Settings()
+    settings.preview_resolution = 1024  # drafts at canvas size: tests of the final pass shrink it themselves
+    win = MainWindow(settings, renderer_factory=factory)
     win.ask_save_changes = lambda: "discard"
     qtbot.addWidget(win)
     win.canvas.resize(600, 600)

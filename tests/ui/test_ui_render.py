@@ -77,6 +77,17 @@ def test_refine_model_renders_full_size_after_idle(fake, window, mouse, wait_res
     assert window.preview.title.text() == "Refined"
 
 
+def test_without_refine_model_the_draft_model_makes_the_full_size_picture_after_idle(window, mouse, wait_result,
+                                                                                       qtbot):
+    window.worker.preview_side = 128
+    window.worker.idle_ms = 150
+    paint(window, mouse, "water", [(20, 400), (500, 420)])
+    assert wait_result().base.shape[:2] == (128, 128)
+    qtbot.waitUntil(lambda: window.preview.shown.stage == "refine", timeout=5000)
+    final = window.preview.shown
+    assert final.base.shape[:2] == (512, 512) and final.model_name == window.render_entry.name
+
+
 def test_painting_cancels_a_pending_refine(fake, window, mouse, wait_result, qtbot):
     refine = fake()
     window.worker.idle_ms = 400
