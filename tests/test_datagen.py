@@ -12,7 +12,7 @@ from PIL import Image
 from paintgan.datagen import compose, generate_scene, load_bank, used_photos
 from paintgan.datagen.build import build, contact_sheet, main, make_pair
 from paintgan.datagen.photolabel import purity_mask
-from paintgan.datagen.scenes import CLOUD, GRASS, MOUNTAIN, ROCK, SAND, SKY, SNOW, TREE, WATER
+from paintgan.datagen.scenes import CLOUD, DIRT, GRASS, MOUNTAIN, ROCK, SAND, SKY, SNOW, TREE, WATER
 from paintgan.datagen.textures import Texture, TextureBank, TextureSource, synthesize
 from paintgan.errors import DataError, InputError
 from paintgan.train.data import find_layout
@@ -24,12 +24,14 @@ EVAL_MAPS = DATA / "eval_maps"
 # Flat class colours for a bank that needs no photos: tests then see exactly what the composer did.
 FLAT = {SKY: (0.45, 0.65, 0.92), CLOUD: (0.95, 0.95, 0.97), MOUNTAIN: (0.45, 0.35, 0.25), ROCK: (0.5, 0.5, 0.5),
         SNOW: (0.97, 0.97, 1.0), WATER: (0.1, 0.3, 0.5), GRASS: (0.3, 0.6, 0.2), TREE: (0.1, 0.3, 0.1),
-        SAND: (0.85, 0.75, 0.5), 9: (0.5, 0.35, 0.2)}
+        SAND: (0.85, 0.75, 0.5), DIRT: (0.5, 0.35, 0.2)}
 
 
 def flat_bank() -> TextureBank:
-    return TextureBank({c: (Texture(np.full((64, 64, 3), rgb, np.float32), 1.0, TextureSource("flat", c, (0, 0, 1, 1))),)
-                        for c, rgb in FLAT.items()})
+    def flat(c: int, rgb: tuple[float, float, float]) -> Texture:
+        return Texture(np.full((64, 64, 3), rgb, np.float32), 1.0, TextureSource("flat", c, (0, 0, 1, 1)))
+
+    return TextureBank({c: (flat(c, rgb),) for c, rgb in FLAT.items()})
 
 
 def scenes(n: int, size: int) -> list[np.ndarray]:
@@ -151,7 +153,7 @@ def _luma(rgb: np.ndarray) -> float:
 def test_each_class_renders_with_its_own_look(real_bank: TextureBank) -> None:
     # Bands of one class each below the sky, wide enough to measure colour and texture.
     lab = np.full((256, 256), SKY, np.uint8)
-    bands = (GRASS, SAND, TREE, SNOW, ROCK, 9)
+    bands = (GRASS, SAND, TREE, SNOW, ROCK, DIRT)
     lab[64:, :] = GRASS
     for i, c in enumerate(bands):
         lab[64:, i * 42:(i + 1) * 42] = c
@@ -168,7 +170,7 @@ def test_each_class_renders_with_its_own_look(real_bank: TextureBank) -> None:
     assert m[GRASS][1] > m[GRASS][0] and m[GRASS][1] > m[GRASS][2]  # green
     assert m[SKY][2] > m[SKY][0]  # blue
     assert _luma(m[SNOW]) > 0.75  # bright
-    assert m[SAND][0] > m[SAND][2] + 0.1 and _luma(m[SAND]) > _luma(m[9])  # warm, lighter than dirt
+    assert m[SAND][0] > m[SAND][2] + 0.1 and _luma(m[SAND]) > _luma(m[DIRT])  # warm, lighter than dirt
     assert _luma(m[TREE]) < _luma(m[GRASS]) and m[TREE][1] >= m[TREE][2]  # dark green foliage
     assert np.ptp(m[ROCK]) < 0.12  # grey-brown, hardly saturated
     assert np.mean(grain[GRASS]) > 3 * np.mean(grain[SKY])  # textured grass, smooth sky

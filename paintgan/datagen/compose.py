@@ -123,7 +123,8 @@ def _sky_layer(bank: TextureBank, rng: np.random.Generator, h: int, w: int, hori
     return sky[:h] * (1 - glow) + haze * glow
 
 
-def _reflect(img: np.ndarray, labels: np.ndarray, sky: np.ndarray, horizon: int, rng: np.random.Generator) -> np.ndarray:
+def _reflect(img: np.ndarray, labels: np.ndarray, sky: np.ndarray, horizon: int,
+             rng: np.random.Generator) -> np.ndarray:
     """Mirror image of what stands above each column's shoreline, rippled and softened."""
     h, w = labels.shape
     water = labels == WATER

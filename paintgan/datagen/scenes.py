@@ -45,7 +45,9 @@ def _smooth_noise(rng: np.random.Generator, n: int, knots: int) -> np.ndarray:
     i = np.floor(x).astype(int)
     t = x - i
     p0, p1, p2, p3 = k[i - 1], k[i], k[i + 1], k[np.minimum(i + 2, knots + 2)]
-    return 0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3)
+    # Catmull-Rom spline through the knots.
+    return 0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                  + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3)
 
 
 def _fractal(rng: np.random.Generator, n: int, octaves: int = 4, base: int = 3, rough: float = 0.5) -> np.ndarray:
@@ -131,11 +133,10 @@ def _tree_line(lab: np.ndarray, rng: np.random.Generator, y: np.ndarray, r: floa
         x += rr * rng.uniform(0.8, 2.2) / density
 
 
-def _path(lab: np.ndarray, rng: np.random.Generator, horizon: float, cls: int, width: float,
-          top_y: float | None = None) -> None:
+def _path(lab: np.ndarray, rng: np.random.Generator, horizon: float, cls: int, width: float) -> None:
     """A path or stream: a bent band that starts wide at the bottom edge and narrows into the distance."""
     h, w = lab.shape
-    top = horizon + 2 if top_y is None else top_y
+    top = horizon + 2
     n = 24
     t = np.linspace(0.0, 1.0, n)
     xb = rng.uniform(0.15, 0.85) * w
@@ -189,10 +190,9 @@ def generate_scene(rng: np.random.Generator, size: int = 256, kind: str | None =
         cx = rng.uniform(-0.05, 1.05) * s
         _blob(lab, rng, cx, cy, r, CLOUD, int(rng.integers(2, 7)), flat_bottom=rng.random() < 0.5)
 
-    # Mountains: up to two ranges, the far one higher and paler.
+    # Mountains: up to two ranges, the second lower and painted in front of the first.
     has_mountains = rng.random() < {"meadow": 0.55, "lake": 0.75, "sea": 0.3, "desert": 0.35,
                                     "snowfield": 0.9, "valley": 1.0}[kind]
-    mountain_foot = np.full(w, horizon)
     if has_mountains:
         ranges = 1 if rng.random() < 0.6 else 2
         for i in range(ranges):
@@ -202,10 +202,7 @@ def generate_scene(rng: np.random.Generator, size: int = 256, kind: str | None =
                 break
             ridge = _ridge(rng, w, horizon, height, int(rng.integers(2, 8)))
             cls = MOUNTAIN if rng.random() < 0.88 or kind == "snowfield" else ROCK
-            tmp = np.zeros_like(lab)
-            _fill_below(tmp, np.round(ridge).astype(int), 1, np.full(w, int(horizon) + 3))
-            region = tmp == 1
-            lab[region] = cls
+            _fill_below(lab, np.round(ridge).astype(int), cls, np.full(w, int(horizon) + 3))
             snow_p = {"snowfield": 0.95, "desert": 0.1, "sea": 0.3}.get(kind, 0.6)
             if rng.random() < snow_p:
                 _snow_caps(lab, rng, ridge, horizon, cls)
