@@ -286,6 +286,7 @@ class MainWindow(QMainWindow):
         self.refine_selector = ModelSelector(self)
         self.refine_selector.setObjectName("refineSelector")
         self.refine_selector.setToolTip("Heavier model that renders the final picture when you stop painting")
+        self.refine_selector.setMinimumContentsLength(12)
         top.addWidget(QLabel(" Refine ", self))
         top.addWidget(self.refine_selector)
         top.addSeparator()
