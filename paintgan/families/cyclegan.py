@@ -131,12 +131,5 @@ def detect(sd: dict[str, Tensor]) -> ResnetConfig | None:
     return config if matches(build, config, sd) else None
 
 
-FAMILY = Family(
-    name=NAME,
-    config_cls=ResnetConfig,
-    build=build,
-    size_multiple=size_multiple,
-    detect=detect,
-    conditional="image",
-)
+FAMILY = Family(NAME, ResnetConfig, build, size_multiple, detect, conditional="image")
 register(FAMILY)

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
+from paintgan.families.blocks import upsample2
 from paintgan.families.layout import check, matches, shape
 
 NAME = "ganilla"
@@ -91,16 +92,13 @@ class PyramidFeatures(nn.Module):
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor) -> Tensor:
         w = self.weights
-        p = _up(self.P5_1(c5) * w[0])
-        p = _up(self.P4_1(c4) * w[1] + p)
-        p = _up(self.P3_1(c3) * w[2] + p)
+        p = upsample2(self.P5_1(c5) * w[0])
+        p = upsample2(self.P4_1(c4) * w[1] + p)
+        p = upsample2(self.P3_1(c3) * w[2] + p)
         # Upstream scales the finest lateral by w[3] and then again by w[2].
-        p = _up(self.P2_1(c2) * w[3] * w[2] + p)
+        p = upsample2(self.P2_1(c2) * w[3] * w[2] + p)
         return self.P2_2(F.pad(p, (1, 1, 1, 1), mode="reflect"))
 
-
-def _up(x: Tensor) -> Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
 class GanillaGenerator(nn.Module):
@@ -160,12 +158,5 @@ def detect(sd: dict[str, Tensor]) -> GanillaConfig | None:
     return config if matches(build, config, sd) else None
 
 
-FAMILY = Family(
-    name=NAME,
-    config_cls=GanillaConfig,
-    build=build,
-    size_multiple=size_multiple,
-    detect=detect,
-    conditional="image",
-)
+FAMILY = Family(NAME, GanillaConfig, build, size_multiple, detect, conditional="image")
 register(FAMILY)

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
-from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, upsample2
+from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, ToOutput, upsample2
 from paintgan.families.layout import check, matches, shape
 
 NAME = "light_spade"
@@ -88,7 +88,7 @@ class LightSpadeGenerator(nn.Module):
         )
         self.middle = nn.ModuleList(LightSpadeBlock(w[0], w[0], c.hidden, c.norm) for _ in range(c.n_blocks))
         self.ups = nn.ModuleList(LightSpadeBlock(a, b, c.hidden, c.norm) for a, b in zip(w, w[1:], strict=False))
-        self.to_rgb = nn.Conv2d(w[-1] + c.input_nc, 3, 3, padding=1)
+        self.out = ToOutput(w[-1], c.input_nc, 3)
         if c.z_dim:
             self.z_fc = nn.Linear(c.z_dim, 2 * w[0])
 
@@ -106,8 +106,7 @@ class LightSpadeGenerator(nn.Module):
             x = block(x, embedding)
         for i, block in enumerate(self.ups, start=1):
             x = block(upsample2(x), self.embeds[i](levels[i]))
-        x = F.leaky_relu(upsample2(x), 0.2)
-        return torch.tanh(self.to_rgb(torch.cat([x, seg], 1)))
+        return self.out(x, seg)
 
 
 def build(config: LightSpadeConfig) -> nn.Module:
@@ -123,8 +122,8 @@ _EMBED = re.compile(r"^embeds\.(\d+)\.")
 
 
 def detect(sd: dict[str, Tensor]) -> LightSpadeConfig | None:
-    head, embed, to_rgb = shape(sd, "head.weight"), shape(sd, "embeds.0.0.weight"), shape(sd, "to_rgb.weight")
-    if head is None or embed is None or to_rgb is None:
+    head, embed = shape(sd, "head.weight"), shape(sd, "embeds.0.0.weight")
+    if head is None or embed is None or "out.to_rgb.weight" not in sd:
         return None
     n_down = len({m.group(1) for k in sd if (m := _EMBED.match(k))})
     n_blocks = len({m.group(1) for k in sd if (m := _MIDDLE.match(k))})
@@ -140,12 +139,5 @@ def detect(sd: dict[str, Tensor]) -> LightSpadeConfig | None:
     return config if matches(build, config, sd) else None
 
 
-FAMILY = Family(
-    name=NAME,
-    config_cls=LightSpadeConfig,
-    build=build,
-    size_multiple=size_multiple,
-    detect=detect,
-    conditional="labels",
-)
+FAMILY = Family(NAME, LightSpadeConfig, build, size_multiple, detect, conditional="labels")
 register(FAMILY)

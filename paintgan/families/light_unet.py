@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
-from paintgan.families.blocks import LIGHT_NORMS, SeparableConv, affine_norm, upsample2
+from paintgan.families.blocks import LIGHT_NORMS, SeparableConv, ToOutput, affine_norm, upsample2
 from paintgan.families.layout import check, matches, shape
 
 NAME = "light_unet"
@@ -84,7 +84,7 @@ class LightUnetGenerator(nn.Module):
         self.middle = nn.ModuleList(ResidualUnit(w[-1], c.norm) for _ in range(c.n_blocks))
         # ups[i] brings level i+1 up to level i (coarsest first when run).
         self.ups = nn.ModuleList(SeparableUnit(w[i + 1] + w[i], w[i], c.norm) for i in range(c.n_down - 1))
-        self.to_rgb = nn.Conv2d(w[0] + c.input_nc, c.output_nc, 3, padding=1)
+        self.out = ToOutput(w[0], c.input_nc, c.output_nc)
 
     def forward(self, x: Tensor) -> Tensor:
         h = F.leaky_relu(self.stem(x), 0.2)
@@ -96,8 +96,7 @@ class LightUnetGenerator(nn.Module):
             h = block(h)
         for i in reversed(range(len(self.ups))):
             h = self.ups[i](torch.cat([upsample2(h), skips[i]], 1))
-        h = F.leaky_relu(upsample2(h), 0.2)
-        return torch.tanh(self.to_rgb(torch.cat([h, x], 1)))
+        return self.out(h, x)
 
 
 def build(config: LightUnetConfig) -> nn.Module:
@@ -113,25 +112,18 @@ _MIDDLE = re.compile(r"^middle\.(\d+)\.")
 
 
 def detect(sd: dict[str, Tensor]) -> LightUnetConfig | None:
-    stem, to_rgb = shape(sd, "stem.weight"), shape(sd, "to_rgb.weight")
-    if stem is None or to_rgb is None or len(stem) != 4 or stem[2:] != (4, 4):
+    stem, out = shape(sd, "stem.weight"), shape(sd, "out.from_input.weight")
+    if stem is None or out is None or len(stem) != 4 or stem[2:] != (4, 4):
         return None
     n_down = 1 + len({m.group(1) for k in sd if (m := _DOWN.match(k))})
     n_blocks = len({m.group(1) for k in sd if (m := _MIDDLE.match(k))})
     norm = "batch" if "downs.0.norm.running_mean" in sd else "instance"
     try:
-        config = LightUnetConfig(stem[1], to_rgb[0], stem[0], n_down, n_blocks, norm)
+        config = LightUnetConfig(stem[1], out[0], stem[0], n_down, n_blocks, norm)
     except CheckpointError:
         return None
     return config if matches(build, config, sd) else None
 
 
-FAMILY = Family(
-    name=NAME,
-    config_cls=LightUnetConfig,
-    build=build,
-    size_multiple=size_multiple,
-    detect=detect,
-    conditional="image",
-)
+FAMILY = Family(NAME, LightUnetConfig, build, size_multiple, detect, conditional="image")
 register(FAMILY)

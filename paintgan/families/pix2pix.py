@@ -132,12 +132,5 @@ def detect(sd: dict[str, Tensor]) -> UnetConfig | None:
     return config if matches(build, config, sd) else None
 
 
-FAMILY = Family(
-    name=NAME,
-    config_cls=UnetConfig,
-    build=build,
-    size_multiple=size_multiple,
-    detect=detect,
-    conditional="image",
-)
+FAMILY = Family(NAME, UnetConfig, build, size_multiple, detect, conditional="image")
 register(FAMILY)

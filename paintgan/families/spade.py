@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError, InputError
 from paintgan.families import Family, register
+from paintgan.families.blocks import upsample2
 from paintgan.families.layout import check, matches, shape
 
 NAME = "spade"
@@ -201,20 +202,17 @@ class SPADEGenerator(nn.Module):
         else:
             x = self.fc(F.interpolate(seg, size=grid, mode="nearest"))
         pyramid = SegmapPyramid(seg)
-        x = _up(self.head_0(x, pyramid))
+        x = upsample2(self.head_0(x, pyramid))
         x = self.G_middle_0(x, pyramid)
         if c.num_upsampling_layers != "normal":
-            x = _up(x)
+            x = upsample2(x)
         x = self.G_middle_1(x, pyramid)
         for block in (self.up_0, self.up_1, self.up_2, self.up_3):
-            x = block(_up(x), pyramid)
+            x = block(upsample2(x), pyramid)
         if c.num_upsampling_layers == "most":
-            x = self.up_4(_up(x), pyramid)
+            x = self.up_4(upsample2(x), pyramid)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
 
-
-def _up(x: Tensor) -> Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
 def build(config: SpadeConfig) -> nn.Module:
@@ -397,12 +395,5 @@ def instance_edges(instance: np.ndarray) -> np.ndarray:
     return edge.astype(np.uint8)
 
 
-FAMILY = Family(
-    name=NAME,
-    config_cls=SpadeConfig,
-    build=build,
-    size_multiple=size_multiple,
-    detect=detect,
-    conditional="labels",
-)
+FAMILY = Family(NAME, SpadeConfig, build, size_multiple, detect, conditional="labels")
 register(FAMILY)
