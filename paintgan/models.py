@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -127,10 +126,18 @@ class Model:
 
     @property
     def config(self) -> Any:
-        return self.family.config_cls(**self.card.config)
+        return config_from_dict(self.family.config_cls, self.card.config)
 
 
 # ---------------------------------------------------------------------------------------------- cards
+
+
+def config_from_dict(config_cls: type, data: dict[str, Any]) -> Any:
+    """A family config from a card's JSON; a card written by another version or by hand may not fit."""
+    try:
+        return config_cls(**data)
+    except TypeError as exc:
+        raise CheckpointError(f"model card config does not fit {config_cls.__name__} ({exc})") from None
 
 
 def _config_dict(config: Any) -> dict[str, Any]:
@@ -247,13 +254,13 @@ def _load_native(path: Path) -> Model:
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path.name}: cannot read its weights ({_one_line(exc)}); the file may be truncated") from None
+        raise CheckpointError(f"{path.name}: cannot read its weights ({_one_line(exc)}); is it truncated?") from None
     family = get_family(card.family)
-    generator = family.build(family.config_cls(**card.config))
+    generator = family.build(config_from_dict(family.config_cls, card.config))
     checkpoints.load_weights(generator, _strip(tensors, GENERATOR_PREFIX), f"{family.name} generator of {path.name}")
     enc: nn.Module | None = None
     if card.encoder_config is not None:
-        enc = build_encoder(EncoderConfig(**card.encoder_config))
+        enc = build_encoder(config_from_dict(EncoderConfig, card.encoder_config))
         checkpoints.load_weights(enc, _strip(tensors, ENCODER_PREFIX), f"style encoder of {path.name}")
     return Model(card, _eval(generator), None if enc is None else _eval(enc), path)
 
@@ -288,7 +295,9 @@ def _load_upstream(path: Path, encoder: Path | None) -> Model:
     enc_config: Any | None = None
     if enc_path is not None:
         if not getattr(config, "use_vae", False):
-            raise CheckpointError(f"{path.name} has no style input (no VAE), so it cannot use the encoder {enc_path.name}")
+            raise CheckpointError(
+                f"{path.name} has no style input (no VAE), so it cannot use the encoder {enc_path.name}"
+            )
         if not enc_path.is_file():
             raise CheckpointError(f"encoder file not found: {enc_path}")
         enc_config, enc = checkpoints.load_encoder(enc_path)

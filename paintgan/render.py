@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -35,6 +35,15 @@ if TYPE_CHECKING:
 MIN_SIDE = 64
 MAX_SIDE = 4096
 DEFAULT_SEED = 0
+
+
+class RenderOptions(TypedDict, total=False):
+    """Keyword options of `Renderer.render_tensor` (and so of `render`)."""
+
+    style: np.ndarray | None
+    z: Tensor | np.ndarray | None
+    seed: int | None
+    instance: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -109,17 +118,9 @@ class Renderer:
 
     # ------------------------------------------------------------------------------------ public
 
-    def render(
-        self,
-        source: np.ndarray,
-        *,
-        style: np.ndarray | None = None,
-        z: Tensor | np.ndarray | None = None,
-        seed: int | None = None,
-        instance: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """The picture for `source` as HxWx3 uint8, the same size as `source`."""
-        return to_uint8(self.render_tensor(source, style=style, z=z, seed=seed, instance=instance))
+    def render(self, source: np.ndarray, **options: Unpack[RenderOptions]) -> np.ndarray:
+        """The picture for `source` as HxWx3 uint8, the same size as `source` (options: see `render_tensor`)."""
+        return to_uint8(self.render_tensor(source, **options))
 
     def render_tensor(
         self,
@@ -245,11 +246,12 @@ class Renderer:
             raise InputError(f"model {self.card.name!r} takes no instance map (it has no instance-edge input)")
         arr = np.asarray(instance)
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
-            raise InputError(f"instance map must be a single-channel integer image; got shape {arr.shape}, {arr.dtype}")
-        if arr.shape != source.shape:
             raise InputError(
-                f"instance map is {arr.shape[1]}x{arr.shape[0]} px; expected the label map's {source.shape[1]}x{source.shape[0]}"
+                f"instance map must be a single-channel integer image; got shape {arr.shape}, {arr.dtype}"
             )
+        if arr.shape != source.shape:
+            (h, w), (sh, sw) = arr.shape, source.shape
+            raise InputError(f"instance map is {w}x{h} px; expected the label map's {sw}x{sh}")
         return source, instance_edges(arr)
 
     def _validate(self, source: np.ndarray) -> np.ndarray:
@@ -267,9 +269,8 @@ class Renderer:
         else:
             what = "label map" if kind == "labels" else "sketch"
             if arr.ndim != 2:
-                raise InputError(
-                    f"model {self.card.name!r} takes a single-channel {what} (HxW); got shape {'x'.join(map(str, arr.shape))}"
-                )
+                got = "x".join(map(str, arr.shape))
+                raise InputError(f"model {self.card.name!r} takes a single-channel {what} (HxW); got shape {got}")
             if kind == "sketch" and arr.dtype != np.uint8:
                 raise InputError(f"sketch ink must be uint8 (0 = no ink, 255 = full ink); got {arr.dtype}")
         _check_size(arr.shape[0], arr.shape[1], "input")
@@ -335,7 +336,7 @@ def tiles(width: int, height: int, tile: int) -> Iterator[Box]:
             yield Box(x0, y0, min(x0 + tile, width), min(y0 + tile, height))
 
 
-def render(model: Model, source: np.ndarray, **options: Any) -> np.ndarray:
+def render(model: Model, source: np.ndarray, **options: Unpack[RenderOptions]) -> np.ndarray:
     """One-off convenience: build a CPU/auto `Renderer` and render once."""
     return Renderer(model).render(source, **options)
 

@@ -186,7 +186,8 @@ def test_convert_then_models_lists_it_with_its_card(tmp_path: Path, capsys: pyte
     out_png = tmp_path / "by_name.png"
     code, _, _ = run_cli(capsys, "render", "--model", "monet-test", "--input",
                          FIXTURES / "cyclegan_resnet9" / "input.png", "--output", out_png)
-    assert code == 0 and np.abs(read(out_png).astype(int) - read(FIXTURES / "cyclegan_resnet9" / "output.png")).max() <= 1
+    assert code == 0
+    assert np.abs(read(out_png).astype(int) - read(FIXTURES / "cyclegan_resnet9" / "output.png")).max() <= 1
 
 
 # ------------------------------------------------------------------------------------- bad inputs

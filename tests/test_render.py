@@ -15,7 +15,6 @@ from paintgan.families import get_family
 from paintgan.families.light_spade import LightSpadeConfig
 from paintgan.families.light_unet import LightUnetConfig
 from paintgan.families.spade import SpadeConfig
-from paintgan.labels import numbered_labelset
 from paintgan.models import Model, load_model, placeholder_model, synthesise_card
 from paintgan.render import Box, Renderer, to_uint8
 

@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     src.add_argument("--project", metavar="FILE.paintgan", help="render a saved painting with the models it names")
     p.add_argument("--output", metavar="OUT.png", required=True, help="picture to write (.png or .jpg)")
     p.add_argument("--style", metavar="STYLE.png", help="SPADE with VAE: z = the encoder's mean for this picture")
-    p.add_argument("--encoder", metavar="E.pth", help="SPADE style encoder (default: <prefix>_net_E.pth beside the model)")
+    p.add_argument("--encoder", metavar="E.pth",
+                   help="SPADE style encoder (default: <prefix>_net_E.pth beside the model)")
     p.add_argument("--instance", metavar="INST.png", help="instance-id map for models with an instance-edge input")
     p.add_argument("--seed", type=int, help="SPADE with VAE: z = randn seeded with N (default 0)")
     p.add_argument("--device", choices=DEVICE_NAMES, default="auto", help="where to run (default: auto)")
