@@ -21,6 +21,18 @@ SIZE_PRESETS = (256, 512, 1024)
 MIN_SIDE, MAX_SIDE = 64, 4096
 
 
+def _finish(dialog: QDialog, form: QFormLayout, note: str = "") -> None:
+    """Form, optional note, OK / Cancel."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addLayout(form)
+    if note:
+        layout.addWidget(QLabel(note, dialog))
+    layout.addWidget(buttons)
+
+
 class CanvasSizeDialog(QDialog):
     """Width x height with one-click presets."""
 
@@ -38,14 +50,7 @@ class CanvasSizeDialog(QDialog):
         form.addRow("Presets", presets)
         form.addRow("Width", self.width_box)
         form.addRow("Height", self.height_box)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        if note:
-            layout.addWidget(QLabel(note, self))
-        layout.addWidget(buttons)
+        _finish(self, form, note)
 
     def _spin(self, value: int) -> QSpinBox:
         box = QSpinBox(self)
@@ -101,12 +106,7 @@ class SettingsDialog(QDialog):
         form.addRow("Refine after idle", self.idle)
         form.addRow("Autosave every", self.autosave)
         form.addRow("Undo memory", self.undo)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        _finish(self, form)
 
     def apply(self) -> None:
         self.settings.device = self.device.currentText()

@@ -147,6 +147,7 @@ class DocumentState(QObject):
         self._check(labels, sketch)
         self.labels = labels
         self.sketch = sketch
+        self.height, self.width = (int(n) for n in labels.shape)
         self.revision = 0
         self.undo_bytes = undo_bytes
         self.undo_stack = QUndoStack(self)
@@ -161,14 +162,6 @@ class DocumentState(QObject):
             raise ValueError(f"layers must be two HxW arrays of one size, got {labels.shape} and {sketch.shape}")
 
     # --- reading -------------------------------------------------------------------------------------------------
-    @property
-    def width(self) -> int:
-        return int(self.labels.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.labels.shape[0])
-
     def layer(self, name: str) -> np.ndarray:
         if name == LABELS:
             return self.labels
@@ -220,6 +213,7 @@ class DocumentState(QObject):
     def _set_layers(self, labels: np.ndarray, sketch: np.ndarray) -> None:
         self.labels = labels
         self.sketch = sketch
+        self.height, self.width = (int(n) for n in labels.shape)
         self.revision += 1
         self.layersReplaced.emit()
         self.changed.emit(QRect(0, 0, self.width, self.height))

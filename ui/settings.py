@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -20,6 +21,58 @@ def settings_path() -> Path | None:
     """The INI file used when PAINTGAN_HOME is set, else None (Qt's own per-user location)."""
     home = os.environ.get("PAINTGAN_HOME")
     return Path(home) / "settings.ini" if home else None
+
+
+class _Setting:
+    """One typed value stored under `key`; reading a missing or malformed value gives the default."""
+
+    def __init__(self, key: str, default: Any) -> None:
+        self.key, self.default = key, default
+
+    def __get__(self, settings: Settings | None, owner: type) -> Any:
+        if settings is None:
+            return self
+        return self.parse(settings._q.value(self.key, self.default))
+
+    def __set__(self, settings: Settings, value: Any) -> None:
+        settings._q.setValue(self.key, self.parse(value))
+
+    def parse(self, value: Any) -> Any:
+        raise NotImplementedError
+
+
+class _Int(_Setting):
+    def __init__(self, key: str, default: int, lo: int, hi: int) -> None:
+        super().__init__(key, default)
+        self.lo, self.hi = lo, hi
+
+    def parse(self, value: Any) -> int:
+        try:
+            return min(max(int(value), self.lo), self.hi)
+        except (TypeError, ValueError):
+            return int(self.default)
+
+
+class _Bool(_Setting):
+    def parse(self, value: Any) -> bool:
+        if isinstance(value, str):
+            return value.lower() in ("1", "true", "yes")
+        return bool(value)
+
+
+class _Str(_Setting):
+    def parse(self, value: Any) -> str:
+        return value if isinstance(value, str) else str(self.default)
+
+
+class _Choice(_Str):
+    def __init__(self, key: str, default: str, choices: tuple[str, ...]) -> None:
+        super().__init__(key, default)
+        self.choices = choices
+
+    def parse(self, value: Any) -> str:
+        value = super().parse(value)
+        return value if value in self.choices else str(self.default)
 
 
 class Settings:
@@ -39,94 +92,27 @@ class Settings:
     def sync(self) -> None:
         self._q.sync()
 
-    # --- typed helpers -------------------------------------------------------------------------------------------
-    def _int(self, key: str, default: int, lo: int, hi: int) -> int:
-        try:
-            value = int(self._q.value(key, default))
-        except (TypeError, ValueError):
-            return default
-        return min(max(value, lo), hi)
-
-    def _str(self, key: str, default: str) -> str:
-        value = self._q.value(key, default)
-        return value if isinstance(value, str) else default
-
-    def _bool(self, key: str, default: bool) -> bool:
-        value = self._q.value(key, default)
-        if isinstance(value, str):
-            return value.lower() in ("1", "true", "yes")
-        return bool(value)
-
     # --- rendering -----------------------------------------------------------------------------------------------
-    @property
-    def device(self) -> str:
-        value = self._str("render/device", "auto")
-        return value if value in DEVICES else "auto"
-
-    @device.setter
-    def device(self, value: str) -> None:
-        self._q.setValue("render/device", value if value in DEVICES else "auto")
-
-    @property
-    def threads(self) -> int:
-        """CPU threads for the model; 0 lets the engine choose."""
-        return self._int("render/threads", 0, 0, 256)
-
-    @threads.setter
-    def threads(self, value: int) -> None:
-        self._q.setValue("render/threads", int(value))
-
-    @property
-    def preview_resolution(self) -> int:
-        """Longest side of the live (draft) render; the final render after idle uses the full canvas.
-
-        256 keeps a CPU-only laptop near a third of a second per picture while painting."""
-        return self._int("render/preview_resolution", 256, 64, 4096)
-
-    @preview_resolution.setter
-    def preview_resolution(self, value: int) -> None:
-        self._q.setValue("render/preview_resolution", int(value))
-
-    @property
-    def refine_idle_ms(self) -> int:
-        return self._int("render/refine_idle_ms", 700, 50, 10000)
-
-    @refine_idle_ms.setter
-    def refine_idle_ms(self, value: int) -> None:
-        self._q.setValue("render/refine_idle_ms", int(value))
-
-    @property
-    def live(self) -> bool:
-        return self._bool("render/live", True)
-
-    @live.setter
-    def live(self, value: bool) -> None:
-        self._q.setValue("render/live", bool(value))
+    device = _Choice("render/device", "auto", DEVICES)
+    threads = _Int("render/threads", 0, 0, 256)  # CPU threads for the model; 0 lets the app choose
+    # Longest side of the live (draft) render; the final render after idle uses the full canvas. 256 keeps a
+    # CPU-only laptop near a third of a second per picture while painting.
+    preview_resolution = _Int("render/preview_resolution", 256, 64, 4096)
+    refine_idle_ms = _Int("render/refine_idle_ms", 700, 50, 10000)
+    live = _Bool("render/live", True)
 
     def model_choice(self, role: str) -> str:
         """The model name last picked for a role: "render", "refine" or "restyle" ("" = default / none)."""
-        return self._str(f"models/{role}", "")
+        value = self._q.value(f"models/{role}", "")
+        return value if isinstance(value, str) else ""
 
     def set_model_choice(self, role: str, name: str) -> None:
         self._q.setValue(f"models/{role}", name)
 
     # --- documents -----------------------------------------------------------------------------------------------
-    @property
-    def autosave_minutes(self) -> int:
-        """0 turns autosave off."""
-        return self._int("documents/autosave_minutes", 5, 0, 120)
-
-    @autosave_minutes.setter
-    def autosave_minutes(self, value: int) -> None:
-        self._q.setValue("documents/autosave_minutes", int(value))
-
-    @property
-    def undo_megabytes(self) -> int:
-        return self._int("documents/undo_megabytes", 256, 1, 8192)
-
-    @undo_megabytes.setter
-    def undo_megabytes(self, value: int) -> None:
-        self._q.setValue("documents/undo_megabytes", int(value))
+    autosave_minutes = _Int("documents/autosave_minutes", 5, 0, 120)  # 0 turns autosave off
+    undo_megabytes = _Int("documents/undo_megabytes", 256, 1, 8192)
+    last_folder = _Str("documents/last_folder", "")
 
     @property
     def recent_files(self) -> list[str]:
@@ -142,14 +128,6 @@ class Settings:
 
     def remove_recent_file(self, path: str) -> None:
         self._q.setValue("documents/recent", [p for p in self.recent_files if p != path])
-
-    @property
-    def last_folder(self) -> str:
-        return self._str("documents/last_folder", "")
-
-    @last_folder.setter
-    def last_folder(self, value: str) -> None:
-        self._q.setValue("documents/last_folder", value)
 
     # --- window --------------------------------------------------------------------------------------------------
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
