@@ -70,6 +70,20 @@ class ModelCard:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        # Cards come from files, so their JSON types are checked, not trusted.
+        expected = {"name": str, "family": str, "config": dict, "input_nc": int, "size_multiple": int,
+                    "training": dict, "metrics": dict, "format_version": int}
+        for key, kind in expected.items():
+            value = getattr(self, key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise CheckpointError(f"model card field {key!r} is {value!r}; expected type {kind.__name__}")
+        if self.input_nc < 1 or self.size_multiple < 1:
+            raise CheckpointError(f"model card {self.name!r} has input_nc/size_multiple below 1")
+        if self.format_version > FORMAT_VERSION:
+            raise CheckpointError(
+                f"model {self.name!r} was written by a newer PaintGAN (format {self.format_version}); "
+                f"this version reads format {FORMAT_VERSION}"
+            )
         if self.input_kind not in INPUT_KINDS:
             raise CheckpointError(f"model card has input kind {self.input_kind!r}; expected one of {INPUT_KINDS}")
         if self.input_kind == "labels" and self.label_set is None:

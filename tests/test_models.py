@@ -89,6 +89,10 @@ def test_card_round_trips_through_json_with_its_label_set() -> None:
                      "size_multiple": 1}), "input kind"),
         (json.dumps({"name": "x", "family": "spade", "config": {}, "input_kind": "labels", "input_nc": 3,
                      "size_multiple": 1}), "label set"),
+        (json.dumps({"name": "x", "family": "pix2pix", "config": {}, "input_kind": "image", "input_nc": "3",
+                     "size_multiple": 1}), "'input_nc' is '3'; expected type int"),
+        (json.dumps({"name": "x", "family": "pix2pix", "config": {}, "input_kind": "image", "input_nc": 3,
+                     "size_multiple": 1, "format_version": 9}), "newer PaintGAN"),
     ],
 )
 def test_broken_cards_are_refused_with_one_line(text: str, words: str) -> None:
