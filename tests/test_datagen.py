@@ -13,7 +13,7 @@ from paintgan.datagen import compose, generate_scene, load_bank, used_photos
 from paintgan.datagen.build import build, contact_sheet, main, make_pair
 from paintgan.datagen.photolabel import purity_mask
 from paintgan.datagen.scenes import CLOUD, DIRT, GRASS, MOUNTAIN, ROCK, SAND, SKY, SNOW, TREE, WATER
-from paintgan.datagen.textures import Texture, TextureBank, TextureSource, synthesize
+from paintgan.datagen.textures import SOURCES, Texture, TextureBank, TextureSource, share_alike_free, synthesize
 from paintgan.errors import DataError, InputError
 from paintgan.train.data import find_layout
 from conftest import DATA, needs_shared
@@ -214,3 +214,18 @@ def test_every_texture_photo_is_credited_in_the_data_card() -> None:
         row = manifest[f"photos/{photo}"]
         line = next((ln for ln in card.splitlines() if f"`{photo}`" in ln), "")
         assert row["licence"] in line and row["original_credit"] in line, photo
+
+
+@needs_shared(DATA / "MANIFEST.csv")
+def test_share_alike_free_sources_drop_copyleft_photos_but_keep_every_class() -> None:
+    free = share_alike_free(SOURCES, DATA / "MANIFEST.csv")
+    photos = {s.photo for s in free}
+    assert "beach_aerial_volna.jpg" not in photos  # CC-BY-SA-4.0
+    assert "sea_waves_spray_andreas_kainz.jpg" not in photos  # LGPL-3.0
+    assert "mountains_snow_lucian_dachman.jpg" in photos  # Unsplash License
+    assert {s.cls for s in free} == set(range(10))
+
+
+def test_share_alike_filter_needs_a_readable_manifest(tmp_path) -> None:
+    with pytest.raises(DataError, match="MANIFEST"):
+        share_alike_free(SOURCES, tmp_path / "missing.csv")

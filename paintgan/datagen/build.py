@@ -21,7 +21,7 @@ import numpy as np
 
 from paintgan.datagen.compose import compose
 from paintgan.datagen.scenes import LABEL_SET, MIN_SIZE, Scene, colourize, generate_scene
-from paintgan.datagen.textures import TextureBank, load_bank, used_photos
+from paintgan.datagen.textures import SOURCES, TextureBank, TextureSource, load_bank, share_alike_free, used_photos
 from paintgan.errors import DataError, PaintGANError
 from paintgan.images import write_bytes_atomic, write_image
 
@@ -57,18 +57,19 @@ def contact_sheet(pairs: Sequence[Pair], columns: int = 6) -> np.ndarray:
     return sheet
 
 
-def _write_card(out: Path, seed: int, size: int) -> None:
+def _write_card(out: Path, seed: int, size: int, sources: tuple[TextureSource, ...]) -> None:
     write_bytes_atomic(out / "labels.json", LABEL_SET.to_json().encode())
     card = {"generator": "paintgan.datagen", "version": VERSION, "seed": seed, "size": size,
-            "texture_photos": used_photos(), "licences": "see docs/data/SCENES.md in the PaintGAN repository"}
+            "texture_photos": used_photos(sources), "licences": "see docs/data/SCENES.md in the PaintGAN repository"}
     write_bytes_atomic(out / "dataset.json", (json.dumps(card, indent=1) + "\n").encode())
 
 
 def build(out: Path, count: int, size: int, seed: int = 0, start: int = 0, photos: Path = DEFAULT_PHOTOS,
-          sketches: bool = False, log: bool = False, bank: TextureBank | None = None) -> int:
+          sketches: bool = False, log: bool = False, bank: TextureBank | None = None,
+          sources: tuple[TextureSource, ...] = SOURCES) -> int:
     """Generate pairs start .. start+count-1 into `out`; pairs already on disk are kept. Returns pairs written.
 
-    `bank` saves re-reading the photos when the caller already holds a bank loaded from `photos`.
+    `bank` saves re-reading the photos when the caller already holds a bank loaded from `photos` and `sources`.
     """
     if count < 1:
         raise DataError(f"--count {count} makes nothing; expected at least 1")
@@ -82,8 +83,8 @@ def build(out: Path, count: int, size: int, seed: int = 0, start: int = 0, photo
     folders = ["labels", "images"] + (["sketches"] if sketches else [])
     for f in folders:
         (out / f).mkdir(parents=True, exist_ok=True)
-    _write_card(out, seed, size)
-    bank = load_bank(photos) if bank is None else bank
+    _write_card(out, seed, size, sources)
+    bank = load_bank(photos, sources) if bank is None else bank
     written = 0
     t0 = time.perf_counter()
     for i in range(start, start + count):
@@ -114,14 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder of the shared texture photos")
     ap.add_argument("--sketches", action="store_true", help="also write sketches/ (line drawings of the pictures)")
     ap.add_argument("--sheet", type=Path, help="also write a contact sheet of the first 24 pairs to this PNG")
+    ap.add_argument("--no-share-alike", action="store_true",
+                    help="use only photos whose licence (per ../MANIFEST.csv) has no share-alike or copyleft term")
     args = ap.parse_args(argv)
     try:
         t0 = time.perf_counter()
-        n = build(args.out, args.count, args.size, args.seed, args.start, args.photos, args.sketches, log=True)
+        sources = share_alike_free(SOURCES, args.photos.parent / "MANIFEST.csv") if args.no_share_alike else SOURCES
+        bank = load_bank(args.photos, sources)
+        n = build(args.out, args.count, args.size, args.seed, args.start, args.photos, args.sketches, log=True,
+                  bank=bank, sources=sources)
         dt = time.perf_counter() - t0
         print(f"wrote {n} pairs to {args.out} in {dt:.0f} s ({n / max(dt, 1e-9):.1f} pairs/s incl. loading)")
         if args.sheet is not None:
-            bank = load_bank(args.photos)
             pairs = [make_pair(bank, args.seed, args.start + i, args.size) for i in range(min(24, args.count))]
             write_image(args.sheet, contact_sheet(pairs))
     except PaintGANError as exc:

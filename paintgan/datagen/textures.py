@@ -8,6 +8,8 @@ rectangles that fall below a purity threshold are left out of the bank.
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,6 +208,25 @@ def load_bank(photo_dir: Path, sources: tuple[TextureSource, ...] = SOURCES) -> 
                               TARGET_PULL[src.cls])
         by_class.setdefault(src.cls, []).append(Texture(clean, purity, src))
     return TextureBank({c: tuple(v) for c, v in by_class.items()})
+
+
+# Licence texts (as MANIFEST.csv words them) that attach share-alike or copyleft terms to adaptations.
+_SHARE_ALIKE = re.compile(r"-SA-|GPL")
+
+
+def share_alike_free(sources: tuple[TextureSource, ...], manifest: Path) -> tuple[TextureSource, ...]:
+    """The sources whose photo's licence in `manifest` (the shared MANIFEST.csv) has no share-alike term.
+
+    A photo the manifest does not list is left out: its terms are unknown.
+    """
+    try:
+        with open(manifest, encoding="utf-8", newline="") as fh:
+            licences = {row["path"]: row["licence"] for row in csv.DictReader(fh)}
+    except (OSError, KeyError, csv.Error) as exc:
+        raise DataError(f"cannot read photo licences from {manifest}: {exc}; "
+                        "expected the shared MANIFEST.csv") from None
+    return tuple(s for s in sources
+                 if f"photos/{s.photo}" in licences and not _SHARE_ALIKE.search(licences[f"photos/{s.photo}"]))
 
 
 def used_photos(sources: tuple[TextureSource, ...] = SOURCES) -> list[str]:
