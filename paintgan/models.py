@@ -16,12 +16,12 @@ import json
 import logging
 import os
 import re
-import shutil
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+import platformdirs
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
@@ -30,9 +30,18 @@ from torch import Tensor, nn
 from paintgan import __version__, checkpoints
 from paintgan.errors import CheckpointError, OutputError, PaintGANError
 from paintgan.families import Family, get_family
+from paintgan.families.light_spade import LightSpadeConfig
+from paintgan.families.light_unet import LightUnetConfig
 from paintgan.families.spade import EncoderConfig, build_encoder
 from paintgan.images import write_bytes_atomic
-from paintgan.labels import LabelSet
+from paintgan.labels import (
+    LabelSet,
+    ade20k_labelset,
+    cityscapes_labelset,
+    coco_labelset,
+    landscape_labelset,
+    numbered_labelset,
+)
 
 log = logging.getLogger(__name__)
 
@@ -221,14 +230,12 @@ def latent_dim(config: Any) -> int:
 
 def _label_set_for(layout: LabelLayout) -> LabelSet:
     """SPADE's published presets have known label sets; any other label count gets numbered classes."""
-    from paintgan import labels
-
     preset = {
-        LabelLayout(150, True, False): labels.ade20k_labelset,
-        LabelLayout(182, True, True): labels.coco_labelset,
-        LabelLayout(35, False, True): labels.cityscapes_labelset,
+        LabelLayout(150, True, False): ade20k_labelset,
+        LabelLayout(182, True, True): coco_labelset,
+        LabelLayout(35, False, True): cityscapes_labelset,
     }.get(layout)
-    return preset() if preset is not None else labels.numbered_labelset(layout.label_nc)
+    return preset() if preset is not None else numbered_labelset(layout.label_nc)
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -328,7 +335,7 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _atomic_target(path: Path) -> None:
+def _check_target(path: Path) -> None:
     if path.suffix != NATIVE_SUFFIX:
         raise OutputError(f"cannot save a model as {path.name}; expected a file name ending in {NATIVE_SUFFIX}")
     if not path.parent.is_dir():
@@ -340,7 +347,7 @@ def _atomic_target(path: Path) -> None:
 def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
     """Write `model` as one native file; an existing file is replaced only once the new one is complete."""
     target = Path(path)
-    _atomic_target(target)
+    _check_target(target)
     tensors: dict[str, Tensor] = {}
     for prefix, module in ((GENERATOR_PREFIX, model.generator), (ENCODER_PREFIX, model.encoder)):
         if module is None:
@@ -357,7 +364,7 @@ def convert(in_pth: str | os.PathLike[str], out_safetensors: str | os.PathLike[s
             encoder: str | os.PathLike[str] | None = None) -> ModelCard:
     """Convert an upstream checkpoint (and its encoder, found beside it or given) to one native file."""
     target = Path(out_safetensors)
-    _atomic_target(target)
+    _check_target(target)
     model = load_model(Path(in_pth), encoder=encoder)
     if name is not None:
         model.card.name = _check_name(name)
@@ -396,8 +403,6 @@ def user_models_dir() -> Path:
     home = os.environ.get("PAINTGAN_HOME")
     if home:
         return Path(home) / "models"
-    import platformdirs
-
     return Path(platformdirs.user_data_dir("PaintGAN", appauthor=False)) / "models"
 
 
@@ -461,14 +466,8 @@ def import_model(path: str | os.PathLike[str], name: str | None = None) -> Model
     except OSError as exc:
         raise OutputError(f"cannot create the user model folder {folder}: {exc.strerror or exc}") from None
     target = folder / f"{model.card.name}{NATIVE_SUFFIX}"
-    if src.suffix == NATIVE_SUFFIX and name is None:
-        tmp = folder / f".{target.name}.tmp"
-        try:
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if name is None and src.suffix == NATIVE_SUFFIX and CARD_KEY in _metadata(src):
+        write_bytes_atomic(target, src.read_bytes())  # byte for byte: a native file needs no rewriting
     else:
         save_model(model, target)
     return model.card
@@ -483,10 +482,6 @@ def placeholder_model(input_kind: InputKind, label_set: LabelSet | None = None, 
     The app uses it until trained bundled weights exist, so that painting and the render loop work end to end.
     Label placeholders default to the bundled landscape label set.
     """
-    from paintgan.families.light_spade import LightSpadeConfig
-    from paintgan.families.light_unet import LightUnetConfig
-    from paintgan.labels import landscape_labelset
-
     if input_kind not in INPUT_KINDS:
         raise CheckpointError(f"unknown input kind {input_kind!r}; expected one of {INPUT_KINDS}")
     config: Any
