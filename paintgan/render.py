@@ -5,12 +5,20 @@ validate, reflect-pad to the family's size multiple, build the network input (on
 dontcare / instance-edge channels for label models, [-1, 1] pixels for image models), pick SPADE's style
 vector, run under `torch.inference_mode`, crop back, and quantise as `round((y + 1) * 127.5)`.
 
-Sizes: each side must be 64..4096 px. Smaller inputs are refused rather than padded up, because a generator
-trained on 256 px crops shows only its padding when fed a 20 px strip; the app's canvas never goes below 64.
+Sizes: each side must be 64..4096 px (InputError otherwise). Smaller inputs are refused rather than padded up:
+a generator trained on 256 px crops would mostly draw its own padding around a 20 px strip, which is a worse
+answer than a clear message. Padding is on the bottom and right, so pixel (x, y) of the output always belongs
+to pixel (x, y) of the input.
 
-SPADE's style vector z: `style` (an RGB picture) gives z = the encoder's mean for it (what upstream `--style`
-test code does); else `z` as given; else `seed` gives `z = randn` from a generator seeded with it. With none of
-them, seed 0 is used, so the same input always gives the same picture (upstream draws a fresh z every time).
+The global latent z (SPADE with a VAE; light families with `z_dim`): `style` (an RGB picture) gives z = the
+encoder's mean for it (what upstream `--style` test code does); else `z` as given; else `seed` gives
+`z = randn(1, z_dim)` from a CPU generator seeded with it (the same on every device). With none of them seed 0 is
+used, so the same input always gives the same picture (upstream draws a fresh z every time).
+
+Tiles: `render_region` renders one box of a big canvas with `overlap` px of context around it, aligned to the
+size multiple so its stride-2 layers sit on the full render's pixel grid. For the light families (receptive
+field under 64 px) tiles with 64 px of overlap equal the full render exactly; networks with global context
+(instance norm statistics, SPADE's coarse latent grid, deep U-Nets) differ near tile borders (see tests).
 """
 
 from __future__ import annotations
@@ -94,7 +102,11 @@ def _pixels_to_tensor(pixels: np.ndarray) -> Tensor:
 
 
 class Renderer:
-    """Runs one model on one device. Not thread-safe: give each worker thread its own, or serialise calls."""
+    """Runs one model on one device. Not thread-safe: give each worker thread its own, or serialise calls.
+
+    The model's modules are moved to the device (in place) once, here. `dtype` defaults to fp32 on the CPU and
+    half precision on a GPU. `threads` sets torch's intra-op thread count, which is process-wide.
+    """
 
     def __init__(
         self,
@@ -144,7 +156,7 @@ class Renderer:
         z: Tensor | np.ndarray | None = None,
         seed: int | None = None,
     ) -> Tensor | None:
-        """SPADE's z (1 x z_dim, float32, CPU) for these options; None for models without a style input."""
+        """The latent z (1 x z_dim, float32, CPU) for these options; None for models that take none."""
         given = [name for name, v in (("style", style), ("z", z)) if v is not None]
         if not self.z_dim:
             if given:
