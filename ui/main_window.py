@@ -459,6 +459,10 @@ class MainWindow(QMainWindow):
     def _update_model_status(self, device: str = "") -> None:
         entry = self.render_entry
         self.model_label.setText(f"Model: {entry.title}")
+        encoder = entry.card is not None and bool(entry.card.encoder_config)
+        self.style_ref_action.setEnabled(encoder)
+        self.style_ref_action.setToolTip("Match the colours and mood of a picture" if encoder else
+                                         "This model has no style encoder")
         self.preview.set_placeholder_notice(PLACEHOLDER_NOTICE if entry.placeholder else "")
         if device:
             self.device_label.setText(f"Device: {device}")
@@ -487,7 +491,7 @@ class MainWindow(QMainWindow):
         if entry.label_set is not None and entry.label_set != self.label_set:
             self._adopt_label_set(entry.label_set)
         self._refresh_model_widgets()
-        self._push_models()
+        self._push_models((DRAFT, REFINE))
         self.document.mark_dirty()
 
     def _adopt_label_set(self, label_set: LabelSet) -> None:
@@ -568,9 +572,9 @@ class MainWindow(QMainWindow):
                 self.worker.request(RenderRequest(self.document.revision, self.photo, photo=True))
             return
         layer = self.document.labels if self.render_entry.input_kind == "labels" else self.document.sketch
-        self.worker.request(
-            RenderRequest(self.document.revision, layer.copy(), seed=self.seed, style=self.style_reference)
-        )
+        label_set = self.label_set if self.render_entry.input_kind == "labels" else None
+        self.worker.request(RenderRequest(self.document.revision, layer.copy(), seed=self.seed,
+                                          style=self.style_reference, label_set=label_set))
 
     def render_now(self) -> None:
         self._render_queued = False

@@ -114,7 +114,7 @@ def card_rows(card: ModelCard) -> list[tuple[str, str]]:
         ("Size multiple", str(card.size_multiple)),
         ("Style encoder", "yes" if card.encoder_config else "no"),
         ("Description", text(card.description)),
-        ("Source", text(card.source)),
+        ("Version", text(card.version)),
         ("Training", text(card.training)),
         ("Metrics", text(card.metrics)),
         ("Limits", text(card.limits)),

@@ -47,6 +47,7 @@ class RenderRequest:
     photo: bool = False  # True: `source` is a photo to restyle (no render model involved)
     seed: int | None = None
     style: np.ndarray | None = None  # style reference picture for models with an encoder
+    label_set: Any = None  # the set `source` indices belong to (label maps only)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class _Slot:
     renderer: RendererLike | None = None
     name: str = ""
     placeholder: bool = False
+    label_set: Any = None  # the model's label set; label maps in another set are translated for it
 
 
 @dataclass
@@ -110,6 +112,17 @@ def _fit(source: np.ndarray, max_side: int, nearest: bool) -> np.ndarray:
     if source.dtype not in (np.uint8, np.uint16, np.float32):
         source = source.astype(np.uint16)
     return cv2.resize(source, size, interpolation=interpolation)
+
+
+def _translate(source: np.ndarray, have: Any, want: Any) -> np.ndarray:
+    """A label map painted in one label set, for a model trained on another (an upstream ADE20K or COCO-Stuff
+    SPADE as the refine model, say): classes correspond through the engine's tables."""
+    if have is None or want is None or have == want or source.ndim != 2:
+        return source
+    from paintgan.labels import remap
+
+    via = want.name if want.name in ("ade20k", "coco") else "name"
+    return remap(source, have, want, via=via)
 
 
 class _Thread(QThread):
@@ -273,7 +286,8 @@ class RenderWorker(QObject):
                 self.modelFailed.emit(role, one_line(exc))
                 continue
             card = getattr(model, "card", None)
-            self._slots[role] = _Slot(renderer, getattr(card, "name", str(spec)), bool(getattr(card, "placeholder", False)))
+            self._slots[role] = _Slot(renderer, getattr(card, "name", str(spec)),
+                                      bool(getattr(card, "placeholder", False)), getattr(card, "label_set", None))
         info = {}
         for role, slot in self._slots.items():
             device = getattr(slot.renderer, "device", "")
@@ -295,7 +309,7 @@ class RenderWorker(QObject):
                 slot = self._slots[DRAFT]  # no heavier model: the final pass is the draft model at full size
             if slot.renderer is None:
                 return
-            source = req.source
+            source = _translate(req.source, req.label_set, slot.label_set)
             if stage == DRAFT:
                 source = _fit(source, self.preview_side, nearest=self.label_input)
                 shrunk = source.shape != req.source.shape
