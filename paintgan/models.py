@@ -214,11 +214,24 @@ class LabelLayout:
         return self.label_nc + self.dontcare + self.instance_edges
 
 
-def label_layout(config: Any) -> LabelLayout:
-    """SPADE configs name their layout; a config without `label_nc` (light label families) takes plain one-hot."""
+def label_layout(config: Any, label_set: LabelSet | None = None) -> LabelLayout:
+    """How a label model's input channels are laid out.
+
+    SPADE configs say it. Light label families only know their channel count, so the label set decides: its
+    max index + 1 one-hot channels, and what is left over is the dontcare channel, then the instance-edge channel
+    (the order SPADE and `paintgan train` use).
+    """
     if hasattr(config, "label_nc"):
         return LabelLayout(int(config.label_nc), bool(config.contain_dontcare), bool(config.instance_edges))
-    return LabelLayout(int(config.input_nc))
+    channels = int(config.input_nc)
+    label_nc = channels if label_set is None else label_set.max_index + 1
+    extra = channels - label_nc
+    if not 0 <= extra <= 2:
+        raise CheckpointError(
+            f"label set {label_set.name if label_set else '?'!r} has {label_nc} index values but the generator "
+            f"takes {channels} input channels; expected at most 2 more (dontcare, instance edges)"
+        )
+    return LabelLayout(label_nc, extra >= 1, extra == 2)
 
 
 def latent_dim(config: Any) -> int:

@@ -126,7 +126,7 @@ class Renderer:
         self.encoder = None if model.encoder is None else model.encoder.to(self.device, self.dtype).eval()
         self.multiple = int(model.card.size_multiple)
         self.z_dim = latent_dim(self.config)
-        self.layout = label_layout(self.config) if model.card.input_kind == "labels" else None
+        self.layout = label_layout(self.config, self.card.label_set) if self.card.input_kind == "labels" else None
 
     # ------------------------------------------------------------------------------------ public
 
@@ -382,7 +382,7 @@ def document_layer(doc: Document, model: Model) -> np.ndarray:
     if target == doc.label_set:
         return doc.labels
     via: Via = "ade20k" if target.name == "ade20k" else "coco" if target.name == "coco" else "name"
-    layout = label_layout(model.config)
+    layout = label_layout(model.config, target)
     return remap(doc.labels, doc.label_set, target, via=via, fill=DONTCARE_VALUE if layout.dontcare else None)
 
 

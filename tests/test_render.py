@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from conftest import FIXTURES, needs_shared
-from paintgan.errors import InputError
+from paintgan.errors import CheckpointError, InputError
 from paintgan.families import get_family
 from paintgan.families.light_spade import LightSpadeConfig
 from paintgan.families.light_unet import LightUnetConfig
@@ -289,3 +289,21 @@ def test_paintings_reach_upstream_label_spaces_through_the_label_references() ->
     numbered = built("spade", SpadeConfig(label_nc=3, contain_dontcare=False, instance_edges=False, ngf=1))
     with pytest.raises(InputError, match="'lava' of set 'volcano' have no match"):
         document_layer(doc, numbered)
+
+
+def test_light_label_models_trained_with_dontcare_take_255() -> None:
+    from paintgan.labels import landscape_labelset
+    from paintgan.models import ModelCard
+
+    model = built("light_spade", LightSpadeConfig(input_nc=11, ngf=4, n_down=2, n_blocks=1, hidden=4), seed=5)
+    model.card = ModelCard(**{**vars(model.card), "label_set": landscape_labelset()})
+    renderer = Renderer(model, device="cpu")
+    assert renderer.layout is not None and renderer.layout.dontcare and renderer.layout.label_nc == 10
+    labels = blocks(64, 64, 10)
+    unknown = labels.copy()
+    unknown[:, :20] = 255
+    assert not np.array_equal(renderer.render(labels), renderer.render(unknown))
+    model.card = ModelCard(**{**vars(model.card), "config": {**model.card.config, "input_nc": 14}})
+    model.generator = get_family("light_spade").build(model.config)
+    with pytest.raises(CheckpointError, match="10 index values but the generator takes 14 input channels"):
+        Renderer(model, device="cpu")
