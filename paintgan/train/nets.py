@@ -123,6 +123,10 @@ def fold_spectral_norm(net: nn.Module) -> nn.Module:
 
 
 def build_discriminators(c: TrainConfig, input_nc: int, count: int) -> list[MultiScale]:
+    smallest = c.size // 2 ** (c.d_scales - 1) // 2**c.d_layers
+    if smallest < 3:  # the two stride-1 4x4 convs at the end each take one pixel off
+        raise ConfigError(f"--size {c.size} is too small for a discriminator of {c.d_layers} layers at {c.d_scales} "
+                          "scales; lower --d-layers or --d-scales, or train at a larger size")
     nets = []
     for _ in range(count):
         d = build_discriminator(input_nc, ndf=c.ndf, n_layers=c.d_layers, scales=c.d_scales, norm=c.d_norm)

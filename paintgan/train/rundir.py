@@ -10,16 +10,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from paintgan.errors import CheckpointError, DataError, OutputError
-from paintgan.images import write_bytes_atomic
+from paintgan.images import open_atomic, write_bytes_atomic
 
 CHECKPOINT_RE = re.compile(r"^step_(\d+)\.pt$")
 
@@ -83,21 +81,10 @@ class RunDir:
 
     def save_checkpoint(self, step: int, state: dict[str, Any], keep: int) -> Path:
         path = self.checkpoints / f"step_{step:08d}.pt"
-        # Streamed to a temporary file and renamed: a checkpoint is several copies of the weights, too big to
-        # assemble in memory first, and a kill mid-write must leave the previous checkpoint as the newest.
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.checkpoints)
-        except OSError as exc:
-            raise OutputError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(state, fh)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise OutputError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        # Streamed: a checkpoint is several copies of the weights, too big to assemble in memory first; a kill
+        # mid-write leaves the previous checkpoint as the newest.
+        with open_atomic(path) as fh:
+            torch.save(state, fh)
         for _, old in self.checkpoint_files()[:-keep]:
             old.unlink(missing_ok=True)
         return path
