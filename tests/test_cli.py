@@ -394,3 +394,17 @@ def test_broken_project_file_is_one_error_line(tmp_path: Path, capsys: pytest.Ca
     out_png = tmp_path / "out.png"
     assert_error(*run_cli(capsys, "render", "--project", bad, "--model", "x", "--output", out_png), "bad.paintgan",
                  out_png)
+
+
+def test_tiled_rendering_of_a_light_model_equals_the_full_render(
+    tmp_path: Path, landscape_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = np.kron(np.random.default_rng(2).integers(0, 10, (8, 12)), np.ones((16, 16), int)).astype(np.uint8)
+    Image.fromarray(index).save(tmp_path / "index.png")
+    base = ["render", "--model", landscape_model, "--input", tmp_path / "index.png"]
+    assert run_cli(capsys, *base, "--output", tmp_path / "full.png")[0] == 0
+    assert run_cli(capsys, *base, "--output", tmp_path / "tiled.png", "--tile", "64")[0] == 0
+    assert np.array_equal(read(tmp_path / "full.png"), read(tmp_path / "tiled.png"))
+    too_small = tmp_path / "small.png"
+    assert_error(*run_cli(capsys, *base, "--output", too_small, "--tile", "16"), "tile size 16 is too small",
+                 too_small)

@@ -23,6 +23,7 @@ from paintgan.documents import load_document
 from paintgan.render import Renderer, render_document
 
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
+TILE_OVERLAP = 64
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,6 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--seed", type=int, help="models with a latent z: z = randn seeded with N (default 0)")
     p.add_argument("--device", choices=DEVICE_NAMES, default="auto", help="where to run (default: auto)")
     p.add_argument("--size", metavar="WxH", type=parse_size, help="resize the input first (nearest for label maps)")
+    p.add_argument("--tile", metavar="N", type=int,
+                   help=f"render in N x N tiles with {TILE_OVERLAP} px of context each (bounds memory on big "
+                   "canvases; exact for the light families, close for the others)")
     p.set_defaults(func=run)
 
 
@@ -108,8 +112,9 @@ def check_output(path: Path) -> None:
 
 def _render_project(args: argparse.Namespace) -> np.ndarray:
     """A saved painting with the models it names (`--model` replaces its render model)."""
-    if args.instance is not None:
-        raise InputError("--instance is for --input label maps; a .paintgan painting has no instance layer")
+    for option, value in (("--instance", args.instance), ("--tile", args.tile)):
+        if value is not None:
+            raise InputError(f"{option} is for --input files; it does not apply to a .paintgan painting")
     doc = load_document(args.project)
     name = args.model or doc.render_model
     if not name:
@@ -123,21 +128,26 @@ def _render_project(args: argparse.Namespace) -> np.ndarray:
     return render_document(doc, model, restyle, device=args.device, seed=args.seed, style=style)
 
 
+def _render_input(args: argparse.Namespace) -> np.ndarray:
+    if not args.model:
+        raise InputError("--model is required with --input; give a model name or a .safetensors/.pth file")
+    model = load_model(args.model, encoder=args.encoder)
+    source = read_source(model, args.input, args.size)
+    style = None if args.style is None else images.read_rgb(args.style)
+    instance = None
+    if args.instance is not None:
+        instance = _resize(images.read_instance_map(args.instance), args.size, nearest=True)
+    renderer = Renderer(model, device=args.device)
+    if args.tile is None:
+        return renderer.render(source, style=style, seed=args.seed, instance=instance)
+    return renderer.render_tiled(source, tile=args.tile, overlap=TILE_OVERLAP, style=style, seed=args.seed,
+                                 instance=instance)
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_output(out)
-    if args.project:
-        picture = _render_project(args)
-    else:
-        if not args.model:
-            raise InputError("--model is required with --input; give a model name or a .safetensors/.pth file")
-        model = load_model(args.model, encoder=args.encoder)
-        source = read_source(model, args.input, args.size)
-        style = None if args.style is None else images.read_rgb(args.style)
-        instance = None
-        if args.instance is not None:
-            instance = _resize(images.read_instance_map(args.instance), args.size, nearest=True)
-        picture = Renderer(model, device=args.device).render(source, style=style, seed=args.seed, instance=instance)
+    picture = _render_project(args) if args.project else _render_input(args)
     images.write_image(out, picture)
     print(out)
     return 0
