@@ -255,12 +255,18 @@ def _label_set_for(layout: LabelLayout) -> LabelSet:
 
 
 def load_model(name_or_path: str | os.PathLike[str], encoder: str | os.PathLike[str] | None = None) -> Model:
-    """Load a native `.safetensors` model, an upstream `.pth` generator, or a registered model by name.
+    """Load a native `.safetensors` model, an upstream `.pth` generator (or the `latest_net_G.pth` of a run
+    folder), or a registered model by name.
 
     For an upstream SPADE generator with a VAE, the encoder is `encoder` if given, else the `<prefix>_net_E.pth`
     beside a `<prefix>_net_G.pth`, if there is one.
     """
     path = Path(name_or_path)
+    if path.is_dir():
+        # Upstream users point at a run folder (checkpoints/ade20k_pretrained/); its latest generator is meant.
+        if not (path / "latest_net_G.pth").is_file():
+            raise CheckpointError(f"{path} is a folder without latest_net_G.pth; expected a model file")
+        path = path / "latest_net_G.pth"
     if not path.is_file():
         text = str(name_or_path)
         looks_like_path = os.sep in text or "/" in text or path.suffix in (NATIVE_SUFFIX, ".pth", ".pt")

@@ -167,6 +167,11 @@ def test_native_file_keeps_the_encoder_found_beside_the_generator(tmp_path: Path
 def test_encoder_is_found_for_numbered_epochs_and_can_be_given(tmp_path: Path) -> None:
     g_path, e_path = tiny_vae_spade(tmp_path, prefix="100")
     assert load_model(g_path).encoder is not None
+    with pytest.raises(CheckpointError, match="folder without latest_net_G.pth"):
+        load_model(tmp_path)
+    tiny_vae_spade(tmp_path)
+    from_folder = load_model(tmp_path)  # a run folder means its latest generator (and encoder)
+    assert from_folder.path == tmp_path / "latest_net_G.pth" and from_folder.encoder is not None
     alone = tmp_path / "alone"
     alone.mkdir()
     moved = shutil.move(g_path, alone / "latest_net_G.pth")
