@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -18,6 +18,7 @@ from ui.main_window import MainWindow
 from ui.settings import Settings
 
 log = logging.getLogger("paintgan.app")
+_alive: set[QMessageBox] = set()
 SMOKE_TIMEOUT_MS = 60_000
 
 
@@ -55,10 +56,15 @@ def install_exception_hook(app: QApplication) -> None:
         text = "".join(traceback.format_exception(kind, exc, tb))
         log.error("unhandled exception\n%s", text)
         print(text, file=sys.stderr)
-        parent = app.activeWindow()
+        windows = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)]
+        parent = app.activeWindow() or (windows[0] if windows else None)
         box = QMessageBox(QMessageBox.Icon.Critical, "PaintGAN: unexpected error",
                           f"{kind.__name__}: {exc}\n\nYour painting is still open; please save it.", parent=parent)
+        box.setObjectName("errorBox")
         box.setDetailedText(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        _alive.add(box)  # without a parent nothing else would keep it on screen
+        box.finished.connect(lambda _result: _alive.discard(box))
         box.open()
 
     sys.excepthook = hook

@@ -142,7 +142,8 @@ class MainWindow(QMainWindow):
         return doc.labels, doc.sketch
 
     def _action(self, text: str, slot, shortcut: str | QKeySequence | list | None = None,  # noqa: ANN001
-                tip: str = "", icon=None, checkable: bool = False) -> QAction:  # noqa: ANN001
+                tip: str = "", icon=None, checkable: bool = False, toggle: bool = False) -> QAction:  # noqa: ANN001
+        """`toggle`: the slot follows the checked state however it changes (menus, code, restored settings)."""
         action = QAction(text, self)
         if icon is not None:
             action.setIcon(icon)
@@ -154,8 +155,8 @@ class MainWindow(QMainWindow):
         if tip:
             action.setToolTip(tip)
             action.setStatusTip(tip)
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
+        action.setCheckable(checkable or toggle)
+        (action.toggled if toggle else action.triggered).connect(slot)
         return action
 
     def _build_actions(self) -> None:
@@ -190,12 +191,12 @@ class MainWindow(QMainWindow):
                                            [QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
         self.zoom_out_action = self._action("Zoom &out", lambda: self.canvas.zoom_by(0.8), QKeySequence("Ctrl+-"))
         self.split_action = self._action("&Split view", lambda on: self.preview.set_mode("split" if on else "result"),
-                                         QKeySequence("Ctrl+\\"), checkable=True)
+                                         QKeySequence("Ctrl+\\"), toggle=True)
         self.before_action = self._action("&Before restyle", self.preview.set_before, QKeySequence("\\"),
-                                          checkable=True)
+                                          toggle=True)
 
         self.live_action = self._action("Live", self.set_live, QKeySequence("Ctrl+L"),
-                                        "Render while you paint", icons.icon("live"), checkable=True)
+                                        "Render while you paint", icons.icon("live"), toggle=True)
         self.live_action.setObjectName("liveToggle")
         self.live_action.setChecked(self.settings.live)
         self.render_action = self._action("Render now", self.render_now, QKeySequence("Ctrl+R"),

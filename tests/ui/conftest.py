@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 pytestmark = pytest.mark.gui
@@ -94,18 +93,21 @@ class Mouse:
         p = self.canvas.to_widget(x + 0.5, y + 0.5)
         return QPoint(round(p.x()), round(p.y()))
 
+    def _send(self, kind: QEvent.Type, x: float, y: float, button, buttons) -> None:  # noqa: ANN001
+        # Built by hand rather than with QTest.mousePress, which takes the point (0, 0) to mean "the centre".
+        pos = QPointF(self.pos(x, y))
+        event = QMouseEvent(kind, pos, self.canvas.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(self.canvas, event)
+
     def press(self, x: float, y: float, button=Qt.MouseButton.LeftButton) -> None:  # noqa: ANN001
-        QTest.mousePress(self.canvas, button, Qt.KeyboardModifier.NoModifier, self.pos(x, y))
+        self._send(QEvent.Type.MouseButtonPress, x, y, button, button)
 
     def release(self, x: float, y: float, button=Qt.MouseButton.LeftButton) -> None:  # noqa: ANN001
-        QTest.mouseRelease(self.canvas, button, Qt.KeyboardModifier.NoModifier, self.pos(x, y))
+        self._send(QEvent.Type.MouseButtonRelease, x, y, button, Qt.MouseButton.NoButton)
 
     def move(self, x: float, y: float, buttons=Qt.MouseButton.LeftButton) -> None:  # noqa: ANN001
         """A move with the button held, as the window system sends it while dragging."""
-        pos = QPointF(self.pos(x, y))
-        event = QMouseEvent(QEvent.Type.MouseMove, pos, self.canvas.mapToGlobal(pos), Qt.MouseButton.NoButton,
-                            buttons, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(self.canvas, event)
+        self._send(QEvent.Type.MouseMove, x, y, Qt.MouseButton.NoButton, buttons)
 
     def drag(self, points, button=Qt.MouseButton.LeftButton) -> None:  # noqa: ANN001
         """Press at the first point, move through the rest, release at the last."""

@@ -1,0 +1,88 @@
+"""The app around the document: layer display, remembered settings and layout, autosave, the crash dialog."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from paintgan.documents import load_document
+from ui.app import install_exception_hook, parse_args
+from ui.settings import Settings
+
+pytestmark = pytest.mark.gui
+
+
+def test_layer_opacity_and_visibility_change_the_display_not_the_painting(window, mouse):
+    window.set_tool("rectangle")
+    window.palette.select_index(window.label_set.by_name("tree").index)
+    mouse.drag([(0, 0), (99, 99)])
+    window.set_tool("pen")
+    mouse.drag([(0, 200), (300, 200)])
+    labels, sketch = window.document.labels.copy(), window.document.sketch.copy()
+    tree = np.array(window.label_set.by_name("tree").colour, np.float32)
+    window.layers_panel.labels_opacity.setValue(50)
+    shown = window.canvas.display_rgb()[50, 50].astype(np.float32)
+    assert np.allclose(shown, (tree + 255) / 2, atol=1)  # half way to paper white
+    window.layers_panel.sketch_visible.setChecked(False)
+    assert (window.canvas.display_rgb()[200, 150] != window.canvas.display_rgb()[200, 150].min()).any()
+    assert np.array_equal(window.document.labels, labels) and np.array_equal(window.document.sketch, sketch)
+    assert window.document.undo_stack.count() == 2
+
+
+def test_settings_and_window_layout_are_remembered(qtbot, factory):
+    from ui import MainWindow
+
+    first = MainWindow(Settings(), renderer_factory=factory)
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first)
+    first.resize(1100, 750)
+    first.live_action.setChecked(False)
+    first.restyle_dock.hide()
+    first.splitter.setSizes([300, 500])
+    geometry, splitter = first.saveGeometry(), first.splitter.saveState()
+    first.close()
+    # The offscreen screen is too small to restore a window's width; the saved layout is what can be checked.
+    assert Settings().window_state()[0] == geometry and Settings().splitter_state() == splitter
+    second = MainWindow(Settings(), renderer_factory=factory)
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitExposed(second)
+    try:
+        assert not second.live_action.isChecked()
+        assert not second.restyle_dock.isVisible() and second.palette_dock.isVisible()
+    finally:
+        second.close()
+
+
+def test_autosave_writes_a_loadable_copy_of_unsaved_work(window, mouse):
+    window.set_tool("brush")
+    window.palette.select_position(6)
+    mouse.drag([(10, 10), (200, 300)])
+    window.autosave()
+    saved = load_document(Path(window.settings.file_name).parent / "autosave" / "untitled.paintgan")
+    assert np.array_equal(saved.labels, window.document.labels)
+    assert window.document.dirty  # an autosave is not a save
+
+
+def test_an_unexpected_error_shows_a_dialog_instead_of_quitting(window, monkeypatch):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    install_exception_hook(QApplication.instance())
+    try:
+        raise ValueError("a bug in a slot")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    boxes = [w for w in QApplication.allWidgets()
+             if isinstance(w, QMessageBox) and w.objectName() == "errorBox" and w.isVisible()]
+    assert any("a bug in a slot" in box.text() for box in boxes)
+    for box in boxes:
+        box.close()
+
+
+def test_command_line_takes_a_painting_and_a_screenshot_flag():
+    args = parse_args(["valley.paintgan", "--smoke-screenshot", "shot.png"])
+    assert args.document == "valley.paintgan" and args.smoke_screenshot == "shot.png"
