@@ -349,4 +349,7 @@ def make_loader(dataset: TrainingSet, batch: int, sampler: ResumableSampler, wor
         pin_memory=pin,
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
+        # Its own generator: creating the iterator must not draw from the global RNG, or a resumed run (which
+        # creates it after restoring that RNG) would draw dropout and DiffAugment noise one step out of line.
+        generator=torch.Generator().manual_seed(sampler.seed),
     )
