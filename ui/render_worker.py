@@ -28,6 +28,8 @@ from paintgan.errors import PaintGANError
 DRAFT, REFINE, RESTYLE = "draft", "refine", "restyle"
 ROLES = (DRAFT, REFINE, RESTYLE)
 PHOTO_MAX_SIDE = 1024
+TILE = 512  # final renders of canvases larger than this go tile by tile
+TILE_CONTEXT = 32  # pixels of neighbourhood each tile sees; a change this close to a tile re-renders it
 
 
 class RendererLike(Protocol):
@@ -77,6 +79,15 @@ class _ModelJob:
     device: str
     threads: int | None
     ready: dict[str, RendererLike] = field(default_factory=dict)
+
+
+@dataclass
+class _TileCache:
+    """The last tiled full-size picture, so the next one re-renders only tiles whose input changed."""
+
+    key: tuple
+    source: np.ndarray
+    picture: np.ndarray
 
 
 def one_line(exc: BaseException) -> str:
@@ -159,6 +170,7 @@ class RenderWorker(QObject):
         self._thumbs: list[tuple[str, ModelSpec, np.ndarray]] = []
         self._last: tuple[RenderRequest, str, str, np.ndarray, float] | None = None  # request, stage, model, base, ms
         self._latest: RenderRequest | None = None  # rendered again when the models change
+        self._tiles: _TileCache | None = None
         self._serial = 0
         self._stop = False
         self._thread = _Thread(self)
@@ -314,7 +326,10 @@ class RenderWorker(QObject):
                 source = _fit(source, self.preview_side, nearest=self.label_input)
                 shrunk = source.shape != req.source.shape
             self.stats[stage] += 1
-            base = slot.renderer.render(source, style=req.style, seed=req.seed)
+            if stage == REFINE and max(source.shape[:2]) > TILE and hasattr(slot.renderer, "render_region"):
+                base = self._render_tiles(slot, source, req)
+            else:
+                base = slot.renderer.render(source, style=req.style, seed=req.seed)
             model_name, placeholder = slot.name, slot.placeholder
         styled, restyle_name = self._apply_restyle(base)
         ms = (time.perf_counter() - start) * 1000.0
@@ -324,6 +339,30 @@ class RenderWorker(QObject):
             with self._cond:
                 if self._pending is None:
                     self._refine = (time.monotonic() + self.idle_ms / 1000.0, req)
+
+    def _render_tiles(self, slot: _Slot, source: np.ndarray, req: RenderRequest) -> np.ndarray:
+        """A big canvas at full size: only tiles near pixels that changed since the last one are rendered."""
+        from paintgan.render import tiles
+
+        renderer: Any = slot.renderer
+        h, w = source.shape[:2]
+        key = (id(renderer), req.seed, id(req.style), source.shape, source.dtype)
+        cache = self._tiles
+        if cache is not None and cache.key == key:
+            picture = cache.picture.copy()
+            changed = source != cache.source
+        else:
+            picture = np.empty((h, w, 3), np.uint8)
+            changed = np.ones((h, w), bool)
+        latent = renderer.latent(style=req.style, seed=req.seed)
+        c = TILE_CONTEXT
+        for box in tiles(w, h, TILE):
+            near = changed[max(box.y0 - c, 0) : box.y1 + c, max(box.x0 - c, 0) : box.x1 + c]
+            if near.any():
+                self.stats["tiles"] += 1
+                picture[box.y0 : box.y1, box.x0 : box.x1] = renderer.render_region(source, box, latent=latent)
+        self._tiles = _TileCache(key, source.copy(), picture)
+        return picture
 
     def _apply_restyle(self, base: np.ndarray) -> tuple[np.ndarray | None, str]:
         slot = self._slots[RESTYLE]

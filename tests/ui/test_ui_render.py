@@ -198,3 +198,35 @@ def test_engine_placeholder_model_renders_end_to_end(qtbot):
     finally:
         win.close()
     assert not win.worker.running
+
+
+def test_big_canvas_final_render_redoes_only_the_tiles_near_a_change(fake, window, mouse, wait_result, qtbot):
+    class Tiled(fake):
+        def __init__(self) -> None:
+            super().__init__()
+            self.boxes = []
+
+        def latent(self, style=None, seed=None):  # noqa: ANN001, ANN201
+            return None
+
+        def render_region(self, source, box, latent=None):  # noqa: ANN001, ANN201
+            self.boxes.append((box.x0, box.y0))
+            return self.render(source[box.y0 : box.y1, box.x0 : box.x1])
+
+    tiled = Tiled()
+    window.worker.preview_side = 256
+    window.worker.idle_ms = 100
+    window.worker.use_renderers(refine=("big", tiled, False))
+    window.resize_canvas(1536, 1024)
+    window.canvas.set_view(1.0, window.canvas.offset * 0)
+
+    def final_for_current() -> bool:
+        shown = window.preview.shown
+        return shown.stage == "refine" and shown.revision == window.document.revision
+
+    qtbot.waitUntil(final_for_current, timeout=10000)
+    assert len(tiled.boxes) == 6  # 3 x 2 tiles of 512
+    paint(window, mouse, "rock", [(100, 100), (140, 120)], size=10)
+    qtbot.waitUntil(final_for_current, timeout=10000)
+    assert tiled.boxes[6:] == [(0, 0)]
+    assert np.array_equal(window.preview.shown.base, fake().render(window.document.labels))
