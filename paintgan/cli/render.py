@@ -43,12 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--encoder", metavar="E.pth",
                    help="SPADE style encoder (default: <prefix>_net_E.pth beside the model)")
     p.add_argument("--instance", metavar="INST.png", help="instance-id map for models with an instance-edge input")
-    p.add_argument("--seed", type=int, help="models with a latent z: z = randn seeded with N (default 0)")
+    p.add_argument("--seed", type=int, metavar="N", help="models with a latent z: z = randn seeded with N (default 0)")
     p.add_argument("--device", choices=DEVICE_NAMES, default="auto", help="where to run (default: auto)")
     p.add_argument("--size", metavar="WxH", type=parse_size, help="resize the input first (nearest for label maps)")
     p.add_argument("--tile", metavar="N", type=int,
                    help=f"render in N x N tiles with {TILE_OVERLAP} px of context each (bounds memory on big "
-                   "canvases; exact for the light families, close for the others)")
+                   "canvases; exact for the light families, approximate for others)")
     p.set_defaults(func=run)
 
 
