@@ -97,7 +97,7 @@ def _pad(arr: np.ndarray, multiple: int) -> np.ndarray:
 
 def _pixels_to_tensor(pixels: np.ndarray) -> Tensor:
     """HxWxC uint8 -> 1xCxHxW float32 in [-1, 1], the exact ops of torchvision ToTensor + Normalize(0.5, 0.5)."""
-    x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).float().unsqueeze(0)
+    x = torch.from_numpy(np.array(pixels.transpose(2, 0, 1), dtype=np.float32, order="C")).unsqueeze(0)  # a fresh copy
     return (x / 255.0 - 0.5) / 0.5
 
 
