@@ -48,7 +48,7 @@ class Canvas(QWidget):
         self.brush_size_for_cursor = 0.0
         self.zoom = 1.0
         self.offset = QPointF(0, 0)
-        self._fit_pending = True
+        self._auto_fit = True  # follow the widget's size until the user zooms or pans
         self._pan_from: QPointF | None = None
         self._space = False
         self._hover: QPointF | None = None
@@ -71,7 +71,7 @@ class Canvas(QWidget):
         self.document.changed.disconnect(self._on_changed)
         self.document.layersReplaced.disconnect(self._on_replaced)
         self.document = document
-        self._fit_pending = True
+        self._auto_fit = True
         self._attach(document)
 
     def set_colours(self, colours: dict[int, tuple[int, int, int]]) -> None:
@@ -102,8 +102,7 @@ class Canvas(QWidget):
         self._rgba = np.full((h, w, 4), 255, np.uint8)
         self._image = QImage(self._rgba.data, w, h, w * 4, QImage.Format.Format_RGBA8888)
         self._compose(0, 0, w, h)
-        self._fit_pending = True
-        if self.isVisible():
+        if self._auto_fit:
             self.fit()
         self.update()
 
@@ -147,10 +146,10 @@ class Canvas(QWidget):
         """Image coordinates -> the widget position whose pixel centre maps there."""
         return QPointF(x * self.zoom + self.offset.x() - 0.5, y * self.zoom + self.offset.y() - 0.5)
 
-    def set_view(self, zoom: float, offset: QPointF) -> None:
+    def set_view(self, zoom: float, offset: QPointF, auto_fit: bool = False) -> None:
         self.zoom = float(min(max(zoom, ZOOM_MIN), ZOOM_MAX))
         self.offset = QPointF(offset)
-        self._fit_pending = False
+        self._auto_fit = auto_fit
         self.update()
         self.viewChanged.emit(self.zoom)
 
@@ -159,7 +158,7 @@ class Canvas(QWidget):
         margin = 24
         zoom = min((self.width() - margin) / w, (self.height() - margin) / h)
         zoom = max(min(zoom, ZOOM_MAX), ZOOM_MIN)
-        self.set_view(zoom, QPointF((self.width() - w * zoom) / 2, (self.height() - h * zoom) / 2))
+        self.set_view(zoom, QPointF((self.width() - w * zoom) / 2, (self.height() - h * zoom) / 2), auto_fit=True)
 
     def actual_size(self) -> None:
         w, h = self.document.width, self.document.height
@@ -173,7 +172,7 @@ class Canvas(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if self._fit_pending:
+        if self._auto_fit:
             self.fit()
 
     # --- painting --------------------------------------------------------------------------------------------

@@ -453,8 +453,9 @@ class MainWindow(QMainWindow):
         refine = [none, *self._refine_candidates()]
         self.refine_selector.set_entries(refine, self.settings.model_choice("refine"))
         self.refine_selector.setItemText(0, "None")
-        restyles = [e.name for e in self.entries if e.input_kind == "image"]
-        self.restyle_panel.set_models(restyles, self.settings.model_choice("restyle"))
+        restyles = [e for e in self.entries if e.input_kind == "image"]
+        self.restyle_panel.set_models([e.name for e in restyles], self.settings.model_choice("restyle"),
+                                      frozenset(e.name for e in restyles if e.placeholder))
         self._update_model_status()
 
     def _update_model_status(self, device: str = "") -> None:

@@ -125,6 +125,8 @@ class Preview(QWidget):
         self.info = QLabel("", self)
         self.info.setObjectName("previewInfo")
         self.info.setStyleSheet("color: palette(mid);")
+        # Long model names must not push the splitter: the label gives way and elides instead.
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.result_button = self._mode_button("Result", "Show the rendered picture", RESULT)
         self.split_button = self._mode_button("Split", "Compare the painting and the picture", SPLIT)
         self.before_button = QToolButton(self)
@@ -249,5 +251,7 @@ class Preview(QWidget):
                              else "before restyle")
             parts.append(f"{result.base.shape[1]}×{result.base.shape[0]}")
             parts.append(f"{result.ms:.0f} ms")
-            self.info.setText("  ·  ".join(parts))
+            text = "  ·  ".join(parts)
+            self.info.setToolTip(text)
+            self.info.setText(text)
         self.view.update()

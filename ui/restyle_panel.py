@@ -129,16 +129,16 @@ class RestylePanel(QWidget):
         layout.addWidget(self.note)
         self.set_models([])
 
-    def set_models(self, names: list[str], current: str = "") -> None:
+    def set_models(self, names: list[str], current: str = "", untrained: frozenset[str] = frozenset()) -> None:
         self.list.blockSignals(True)
         self.list.clear()
         none = QListWidgetItem(_none_icon(), "None")
         none.setData(NAME_ROLE, "")
         self.list.addItem(none)
         for name in names:
-            item = QListWidgetItem(_initials_icon(name), name)
+            item = QListWidgetItem(_initials_icon(name), f"{name}\n(untrained)" if name in untrained else name)
             item.setData(NAME_ROLE, name)
-            item.setToolTip(name)
+            item.setToolTip(f"{name}: untrained placeholder weights" if name in untrained else name)
             self.list.addItem(item)
         self.list.blockSignals(False)
         self.select(current if current in names else "", emit=False)
