@@ -317,14 +317,24 @@ class Renderer:
     def _run(self, source: np.ndarray, edges: np.ndarray | None, latent: Tensor | None) -> Tensor:
         padded = _pad(source, self.multiple)
         padded_edges = None if edges is None else _pad(edges, self.multiple)
-        x = self._network_input(padded, padded_edges).to(self.device, self.dtype)
-        with torch.inference_mode():
-            if self.z_dim:
-                assert latent is not None
-                y = self.generator(x, latent.to(self.device, self.dtype))
-            else:
-                y = self.generator(x)
-        return y.to("cpu", torch.float32)
+        try:
+            x = self._network_input(padded, padded_edges).to(self.device, self.dtype)
+            with torch.inference_mode():
+                if self.z_dim:
+                    assert latent is not None
+                    y = self.generator(x, latent.to(self.device, self.dtype))
+                else:
+                    y = self.generator(x)
+            return y.to("cpu", torch.float32)
+        except (MemoryError, RuntimeError) as exc:
+            # Out of memory is the one failure a user can fix (smaller size, tiles); anything else is a bug.
+            if not isinstance(exc, (MemoryError, torch.OutOfMemoryError)) and "allocate" not in str(exc):
+                raise
+            h, w = source.shape[:2]
+            raise InputError(
+                f"not enough {self.device.type.upper()} memory to render {w}x{h} px with model {self.card.name!r}; "
+                "render in tiles (--tile 512) or at a smaller size"
+            ) from None
 
     def _encode_style(self, style: np.ndarray) -> Tensor:
         if self.encoder is None:

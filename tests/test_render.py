@@ -307,3 +307,17 @@ def test_light_label_models_trained_with_dontcare_take_255() -> None:
     model.generator = get_family("light_spade").build(model.config)
     with pytest.raises(CheckpointError, match="10 index values but the generator takes 14 input channels"):
         Renderer(model, device="cpu")
+
+
+def test_running_out_of_memory_is_an_input_error_that_suggests_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    renderer = Renderer(placeholder_model("sketch"), device="cpu")
+
+    def exhausted(*_: object) -> torch.Tensor:
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 68719476736 bytes.")
+
+    monkeypatch.setattr(renderer, "generator", exhausted)
+    with pytest.raises(InputError, match="not enough CPU memory to render 96x64 px .* tiles"):
+        renderer.render(np.zeros((64, 96), np.uint8))
+    monkeypatch.setattr(renderer, "generator", lambda *_: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a bug stays a bug, with its traceback
+        renderer.render(np.zeros((64, 96), np.uint8))
