@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError
 from paintgan.families import Family, all_families
-from paintgan.families.spade import EncoderConfig, SpadeEncoder, build_encoder, detect_encoder
+from paintgan.families.spade import EncoderConfig, Encoder, build_encoder, detect_encoder
 
 StateDict = dict[str, Tensor]
 
@@ -230,7 +230,7 @@ def load_generator(source: str | Path | Mapping[str, Tensor]) -> tuple[Family, A
     return family, config, instantiate(family, config, sd)
 
 
-def load_encoder(source: str | Path | Mapping[str, Tensor]) -> tuple[EncoderConfig, SpadeEncoder]:
+def load_encoder(source: str | Path | Mapping[str, Tensor]) -> tuple[EncoderConfig, Encoder]:
     """A SPADE style-encoder file (`latest_net_E.pth`) or state dict -> (config, encoder in eval mode)."""
     sd = normalize(source if isinstance(source, Mapping) else read_state_dict(source))
     config = detect_encoder(sd)

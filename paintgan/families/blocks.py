@@ -52,23 +52,29 @@ class LabelModulation(nn.Module):
         return torch.addcmul(beta, self.param_free_norm(x), 1 + gamma)
 
 
+def channels_last(x: Tensor) -> Tensor:
+    """NHWC layout: oneDNN's depthwise convs run 10-30x faster in it than in NCHW on a CPU (measured, 1 thread)."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
 def upsample2(x: Tensor) -> Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
 class ToOutput(nn.Module):
-    """Features at H/2 plus the network input at H -> the picture at H, without any wide full-resolution conv.
+    """Features at H/2 plus the network input at H -> the picture at H, without any full-resolution 3x3 conv.
 
     A 3x3 conv at H/2 to 4x the output channels, pixel-shuffled to H (a superset of nearest x2 + 3x3 conv at a
-    quarter of its cost), plus a 3x3 conv straight from the full-resolution input, so that sketch lines and
-    region borders stay pixel-sharp. Wide full-resolution convs are what makes small generators slow on a CPU.
+    quarter of its cost), plus a per-pixel linear map of the full-resolution input (a colour per label, a
+    darkness per line), so that region borders and sketch lines stay pixel-sharp. Full-resolution convs are
+    what makes small generators slow on a CPU.
     """
 
     def __init__(self, features: int, input_nc: int, output_nc: int) -> None:
         super().__init__()
         self.to_rgb = nn.Conv2d(features, output_nc * 4, 3, padding=1)
-        self.from_input = nn.Conv2d(input_nc, output_nc, 3, padding=1)
+        self.from_input = nn.Conv2d(input_nc, output_nc, 1)
 
     def forward(self, features: Tensor, x: Tensor) -> Tensor:
-        shuffled = F.pixel_shuffle(self.to_rgb(F.leaky_relu(features, 0.2)), 2)
-        return torch.tanh(shuffled + self.from_input(x))
+        coarse = self.to_rgb(F.leaky_relu(features, 0.2)).contiguous()  # pixel_shuffle is slow on NHWC
+        return torch.tanh(F.pixel_shuffle(coarse, 2) + self.from_input(x))

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
-from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, ToOutput, upsample2
+from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, ToOutput, channels_last, upsample2
 from paintgan.families.layout import check, matches, shape
 
 NAME = "light_spade"
@@ -63,18 +63,18 @@ class LightSpadeConfig:
 
 
 class LightSpadeBlock(nn.Module):
-    def __init__(self, fin: int, fout: int, hidden: int, norm: str) -> None:
+    """Residual: (modulate -> LeakyReLU -> separable conv) twice, at a fixed width."""
+
+    def __init__(self, channels: int, hidden: int, norm: str) -> None:
         super().__init__()
-        self.mod_0 = LabelModulation(fin, hidden, norm)
-        self.conv_0 = SeparableConv(fin, fout)
-        self.mod_1 = LabelModulation(fout, hidden, norm)
-        self.conv_1 = SeparableConv(fout, fout)
-        self.shortcut = nn.Conv2d(fin, fout, 1, bias=False) if fin != fout else nn.Identity()
+        self.mod_0 = LabelModulation(channels, hidden, norm)
+        self.conv_0 = SeparableConv(channels, channels)
+        self.mod_1 = LabelModulation(channels, hidden, norm)
+        self.conv_1 = SeparableConv(channels, channels)
 
     def forward(self, x: Tensor, embedding: Tensor) -> Tensor:
         dx = self.conv_0(F.leaky_relu(self.mod_0(x, embedding), 0.2))
-        dx = self.conv_1(F.leaky_relu(self.mod_1(dx, embedding), 0.2))
-        return self.shortcut(x) + dx
+        return x + self.conv_1(F.leaky_relu(self.mod_1(dx, embedding), 0.2))
 
 
 class LightSpadeGenerator(nn.Module):
@@ -86,15 +86,20 @@ class LightSpadeGenerator(nn.Module):
         self.embeds = nn.ModuleList(
             nn.Sequential(nn.Conv2d(c.input_nc, c.hidden, 3, padding=1), nn.ReLU()) for _ in range(c.n_down)
         )
-        self.middle = nn.ModuleList(LightSpadeBlock(w[0], w[0], c.hidden, c.norm) for _ in range(c.n_blocks))
-        self.ups = nn.ModuleList(LightSpadeBlock(a, b, c.hidden, c.norm) for a, b in zip(w, w[1:], strict=False))
+        self.middle = nn.ModuleList(LightSpadeBlock(w[0], c.hidden, c.norm) for _ in range(c.n_blocks))
+        # Widths halve with a 1x1 conv BEFORE each x2 upsampling, so no block runs wide at the finer level.
+        self.reduce = nn.ModuleList(nn.Conv2d(a, b, 1, bias=False) for a, b in zip(w, w[1:], strict=False))
+        self.ups = nn.ModuleList(LightSpadeBlock(b, c.hidden, c.norm) for b in w[1:])
         self.out = ToOutput(w[-1], c.input_nc, 3)
         if c.z_dim:
             self.z_fc = nn.Linear(c.z_dim, 2 * w[0])
 
     def forward(self, seg: Tensor, z: Tensor | None = None) -> Tensor:
         c = self.config
-        levels = [F.avg_pool2d(seg, 2 ** (c.n_down - i)) for i in range(c.n_down)]
+        seg = channels_last(seg)
+        levels = [F.avg_pool2d(seg, 2)]
+        while len(levels) < c.n_down:  # each level pooled from the finer one: the big map is read once
+            levels.insert(0, F.avg_pool2d(levels[0], 2))
         x = self.head(levels[0])
         if c.z_dim:
             if z is None:
@@ -104,9 +109,9 @@ class LightSpadeGenerator(nn.Module):
         embedding = self.embeds[0](levels[0])
         for block in self.middle:
             x = block(x, embedding)
-        for i, block in enumerate(self.ups, start=1):
-            x = block(upsample2(x), self.embeds[i](levels[i]))
-        return self.out(x, seg)
+        for i, (reduce, block) in enumerate(zip(self.reduce, self.ups, strict=True), start=1):
+            x = block(upsample2(reduce(x)), self.embeds[i](levels[i]))
+        return self.out(x, seg).contiguous()
 
 
 def build(config: LightSpadeConfig) -> nn.Module:

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
-from paintgan.families.blocks import LIGHT_NORMS, SeparableConv, ToOutput, affine_norm, upsample2
+from paintgan.families.blocks import LIGHT_NORMS, SeparableConv, ToOutput, affine_norm, channels_last, upsample2
 from paintgan.families.layout import check, matches, shape
 
 NAME = "light_unet"
@@ -87,6 +87,7 @@ class LightUnetGenerator(nn.Module):
         self.out = ToOutput(w[0], c.input_nc, c.output_nc)
 
     def forward(self, x: Tensor) -> Tensor:
+        x = channels_last(x)
         h = F.leaky_relu(self.stem(x), 0.2)
         skips = [h]
         for down in self.downs:
@@ -96,7 +97,7 @@ class LightUnetGenerator(nn.Module):
             h = block(h)
         for i in reversed(range(len(self.ups))):
             h = self.ups[i](torch.cat([upsample2(h), skips[i]], 1))
-        return self.out(h, x)
+        return self.out(h, x).contiguous()
 
 
 def build(config: LightUnetConfig) -> nn.Module:

@@ -289,7 +289,7 @@ class EncoderConfig:
         return 4 * 2**self.n_layers
 
 
-class SpadeEncoder(nn.Module):
+class Encoder(nn.Module):
     """Style image in [-1, 1] -> (mu, logvar), each N x z_dim."""
 
     def __init__(self, config: EncoderConfig) -> None:
@@ -320,8 +320,8 @@ def _encoder_layer(cin: int, cout: int, norm: str) -> nn.Module:
     return nn.Sequential(conv, nn.InstanceNorm2d(cout, affine=False))
 
 
-def build_encoder(config: EncoderConfig) -> SpadeEncoder:
-    return SpadeEncoder(config)
+def build_encoder(config: EncoderConfig) -> Encoder:
+    return Encoder(config)
 
 
 def detect_encoder(sd: dict[str, Tensor]) -> EncoderConfig | None:
