@@ -158,6 +158,7 @@ LABEL_PRESET: dict[str, Any] = {
     "spectral_norm": True,
     "g_spectral_norm": True,
 }
+DISTILL_L1 = 10.0
 PRESETS: dict[str, dict[str, Any]] = {
     "pix2pix": IMAGE_PRESET,
     "cyclegan": UNPAIRED_PRESET,
@@ -286,6 +287,9 @@ def resolve_config(
     given = {k: v for k, v in cli.items() if v is not None}
     family = given.get("family") or toml.get("family") or (recorded or {}).get("family") or ""
     merged: dict[str, Any] = family_preset(family) if family else {}
+    if given.get("teacher") or toml.get("teacher") or (recorded or {}).get("teacher"):
+        # A teacher's picture is the exact answer for its input, so distillation leans on the pixel loss.
+        merged["lambda_l1"] = max(float(merged.get("lambda_l1", TrainConfig.lambda_l1)), DISTILL_L1)
     model: dict[str, Any] = {}
     for source in (recorded or {}, toml, given):
         source = dict(source)

@@ -43,7 +43,7 @@ MAX_NAMED = 3
 class DataSpec:
     """A checked data folder: which files pair up and what the generator will see."""
 
-    layout: str  # "labels", "sketches", "edges", "ab", "unpaired"
+    layout: str  # "labels", "sketches", "edges", "ab", "unpaired", "images" (distillation inputs)
     root: Path
     sources: tuple[Path, ...]  # label maps, sketches, pictures (edges, ab: the same files as targets), A side
     targets: tuple[Path, ...]  # pictures, B side
@@ -60,6 +60,8 @@ class DataSpec:
     def describe(self) -> str:
         if self.layout == "unpaired":
             return f"{len(self.sources)} A and {len(self.targets)} B pictures (unpaired) from {self.root.name}/"
+        if self.layout == "images":
+            return f"{len(self.sources)} pictures from {self.root.name}/"
         what = {"labels": "label map", "sketches": "sketch", "edges": "edge", "ab": "side-by-side AB"}[self.layout]
         return f"{len(self.sources)} {what}/picture pairs from {self.root.name}/"
 
@@ -134,6 +136,9 @@ def find_layout(root: str | Path, input_kind: str = "auto") -> DataSpec:
         if "sketches" in sub and input_kind in ("auto", "sketch"):
             sources, targets = _pair(r, sub["sketches"], sub["images"])
             return DataSpec("sketches", r, sources, targets, "sketch")
+        if input_kind == "image":  # pictures in, pictures out: only meaningful with a teacher to imitate
+            images = tuple(_nonempty(r, sub["images"]))
+            return DataSpec("images", r, images, images, "image")
         want = {"labels": "labels/", "sketch": "sketches/"}.get(input_kind)
         if want:
             raise DataError(f"{r} has images/ but no {want}; --input {input_kind} needs {want} beside images/")
@@ -294,7 +299,10 @@ class TrainingSet(Dataset[dict[str, Tensor]]):
             a, b = self.geometry(a, b)
             a, b = (a, b) if self.direction == "AtoB" else (b, a)
             return {"source": _to_unit(a), "target": _to_unit(b)}
-        target = self.geometry(target)  # edges: draw the sketch from the augmented crop
+        target = self.geometry(target)
+        if spec.layout == "images":
+            return {"source": _to_unit(target), "target": _to_unit(target)}
+        # edges: the sketch is drawn from the augmented crop
         return {"source": _to_unit(self._sketch_of(target))[None], "target": _to_unit(target)}
 
     def _sketch_of(self, image: Tensor) -> Tensor:
@@ -305,6 +313,22 @@ class TrainingSet(Dataset[dict[str, Tensor]]):
             method = ("canny", "xdog")[int(torch.randint(2, ()))]
         ink = image_to_sketch(np.ascontiguousarray(image.permute(1, 2, 0).numpy()), method)
         return 255 - torch.from_numpy(np.asarray(ink, dtype=np.uint8))
+
+
+def picture_u8(t: Tensor) -> np.ndarray:
+    """CxHxW in [-1, 1] as HxWx3 uint8, the renderer's rounding (a one-channel sketch is repeated)."""
+    arr = ((t.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return np.repeat(arr, 3, axis=2) if arr.shape[2] == 1 else arr
+
+
+def source_array(source: Tensor, kind: str) -> np.ndarray:
+    """A dataset `source` as the renderer takes it: label indices HxW, sketch ink HxW (0 = paper), or RGB HxWx3."""
+    if kind == "labels":
+        return source.numpy().astype(np.uint16 if int(source.max()) > 255 else np.uint8)
+    u8 = ((source.float() + 1) * 127.5).round().clamp(0, 255).byte()
+    if kind == "sketch":
+        return np.ascontiguousarray(255 - u8[0].numpy())  # the dataset gives the drawing, the renderer takes ink
+    return np.ascontiguousarray(u8.permute(1, 2, 0).numpy())
 
 
 def _image(rgb: np.ndarray) -> tv_tensors.Image:

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from paintgan import __version__
 from paintgan.devices import pick_device
-from paintgan.errors import OutputError
+from paintgan.errors import DataError, OutputError
 from paintgan.families import get_family
 from paintgan.images import write_image
 from paintgan.labels import LabelSet, colourize, read_labelset
@@ -41,7 +41,9 @@ from paintgan.train.data import (
     check_data,
     find_layout,
     make_loader,
+    picture_u8,
 )
+from paintgan.train.distill import TeacherTargets, load_teacher, teacher_input
 from paintgan.train.ema import EMA
 from paintgan.train.features import load_feature_net
 from paintgan.train.losses import PerceptualLoss
@@ -118,6 +120,9 @@ class Trainer:
             torch.cuda.set_device(self.device)
         self.run_dir = RunDir(c.out)
         info = self._check_run_dir()
+        self.teacher = None
+        if c.teacher:
+            self.teacher = load_teacher(c.teacher, "cuda" if self.device.type == "cuda" else "cpu")
         self.spec = self._data(info)
         self.family = get_family(c.family)
         if info:
@@ -147,7 +152,14 @@ class Trainer:
             label_set = LabelSet.from_dict(recorded)
         elif c.labels:
             label_set = read_labelset(c.labels)
-        spec = find_layout(c.data, "image" if c.teacher and c.input == "auto" else c.input)
+        elif self.teacher is not None:
+            label_set = self.teacher.label_set  # the student speaks its teacher's label set
+        input_kind = c.input
+        if self.teacher is not None and input_kind == "auto":
+            input_kind = teacher_input(self.teacher, Path(c.data))
+        spec = find_layout(c.data, input_kind)
+        if spec.layout == "images" and self.teacher is None:
+            raise DataError(f"{spec.root} gives pictures only; pass --teacher to distil a model, or --input edges")
         return check_data(spec, label_set, c.dontcare)
 
     def _build(self) -> None:
@@ -282,10 +294,10 @@ class Trainer:
             indices = source.numpy().astype(np.int64)
             indices = np.where(indices > self.inputs.label_set.max_index, 0, indices)  # dontcare shows as class 0
             return colourize(indices, self.inputs.label_set)
-        return _to_u8(source)
+        return picture_u8(source)
 
     @torch.no_grad()
-    def write_samples(self, dataset: TrainingSet) -> Path:
+    def write_samples(self, dataset: TrainingSet | TeacherTargets) -> Path:
         keys = [(i, 0) for i in range(min(SAMPLE_ITEMS, len(dataset)))]
         items = [dataset[k] for k in keys]
         source = torch.stack([it["source"] for it in items])
@@ -299,23 +311,22 @@ class Trainer:
                 inp = source if name != "G_B" else target
                 out = self.objective.generate(inp.to(self.device), net).float().cpu()
                 net.train(was_training)
-                rows.append([self._visual(s) if name != "G_B" else _to_u8(s) for s in inp])
-                rows.append([_to_u8(o) for o in out])
+                rows.append([self._visual(s) if name != "G_B" else picture_u8(s) for s in inp])
+                rows.append([picture_u8(o) for o in out])
         if self.spec.paired:
-            rows.append([_to_u8(t) for t in target])
+            rows.append([picture_u8(t) for t in target])
         grid = np.concatenate([np.concatenate(col, axis=0) for col in rows], axis=1)
         return write_image(self.run_dir.samples / f"step_{self.step:08d}.png", grid)
 
     # ---------------------------------------------------------------------------------------------- loop
 
-    def _dataset(self) -> TrainingSet:
+    def _dataset(self) -> TrainingSet | TeacherTargets:
         c = self.config
         dataset = TrainingSet(self.spec, c.size, seed=c.seed, load_scale=c.load_scale, flip=c.flip, edges=c.edges,
                               direction=c.direction)
-        if c.teacher:
-            from paintgan.train.distill import TeacherTargets
-
-            return TeacherTargets.prepare(dataset, c, self.run_dir, self.dist, self.device)
+        if self.teacher is not None:
+            self._say(f"paintgan train: caching {len(dataset) * c.teacher_variants} teacher pictures of {self.teacher.name}")
+            return TeacherTargets.prepare(dataset, c, self.run_dir, self.dist, self.teacher)
         return dataset
 
     def _say(self, text: str) -> None:
@@ -381,12 +392,6 @@ class Trainer:
         hours, rest = divmod(int(eta), 3600)
         terms = " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         self._say(f"step {self.step}/{c.steps} | {rate:.2f} it/s | ETA {hours}:{rest // 60:02d}:{rest % 60:02d} | {terms}")
-
-
-def _to_u8(t: Tensor) -> np.ndarray:
-    """CxHxW in [-1, 1] as HxWx3 uint8 (a one-channel sketch is repeated)."""
-    arr = ((t.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    return np.repeat(arr, 3, axis=2) if arr.shape[2] == 1 else arr
 
 
 def train(config: TrainConfig, *, resume: bool = False, log: TextIO | None = sys.stderr) -> RunResult:
