@@ -241,3 +241,25 @@ def test_instance_edges_mark_both_sides_of_each_boundary() -> None:
     inst = np.array([[1, 1, 2], [1, 1, 2], [3, 3, 3]], dtype=np.uint16)
     assert instance_edges(inst).tolist() == [[0, 1, 1], [1, 1, 1], [1, 1, 1]]
     assert instance_edges(np.full((4, 4), 26001)).sum() == 0
+
+
+PUBLISHED_LAYOUTS = [
+    ("pix2pix", UnetConfig()),  # unet_256, ngf 64, batch norm: the published pix2pix models
+    ("pix2pix", UnetConfig(num_downs=7)),  # unet_128
+    ("cyclegan", ResnetConfig()),  # resnet_9blocks, ngf 64, instance norm: the published CycleGAN models
+    ("cyclegan", ResnetConfig(n_blocks=6)),
+    ("ganilla", GanillaConfig()),  # resnet18 + FPN
+    ("ganilla", GanillaConfig(layers=(3, 4, 6, 3))),  # GANILLA's --depth 34
+    ("spade", SpadeConfig()),  # coco
+    ("spade", SpadeConfig(150, True, False)),  # ade20k
+    ("spade", SpadeConfig(35, False, True, 64, "more", crop_size=512, aspect_ratio=2.0)),  # cityscapes
+    ("spade", SpadeConfig(182, True, True, 64, "normal", True)),  # coco with the style VAE
+]
+
+
+@pytest.mark.parametrize(("name", "config"), PUBLISHED_LAYOUTS, ids=case_id)
+def test_full_width_upstream_layouts_are_detected(name: str, config: Any) -> None:
+    """The published checkpoints' layouts, built on the meta device (shapes only, no memory)."""
+    with torch.device("meta"):
+        sd = get_family(name).build(config).state_dict()
+    assert get_family(name).detect(sd) == detectable(name, config)

@@ -11,7 +11,7 @@ from conftest import FIXTURES, needs_shared
 from PIL import Image
 
 from paintgan import checkpoints
-from paintgan.families.spade import instance_edges, semantic_tensor
+from paintgan.families.spade import SpadeConfig, instance_edges, semantic_tensor
 
 pytestmark = needs_shared(FIXTURES)
 TOLERANCE = 1e-4
@@ -53,11 +53,16 @@ def test_image_fixture(folder: str, family: str, config: dict[str, object]) -> N
         assert_matches(net(image_tensor(path / "input.png")), path)
 
 
+def load_spade(path: Path) -> tuple[SpadeConfig, torch.nn.Module]:
+    fam, config, net = checkpoints.load_generator(path / "latest_net_G.pth")
+    assert fam.name == "spade" and isinstance(config, SpadeConfig)
+    return config, net
+
+
 @pytest.mark.slow
 def test_spade_ade20k_vae_with_encoder() -> None:
     path = FIXTURES / "spade_ade20k_vae"
-    fam, config, net = checkpoints.load_generator(path / "latest_net_G.pth")
-    assert fam.name == "spade"
+    config, net = load_spade(path)
     assert (config.label_nc, config.contain_dontcare, config.instance_edges) == (150, True, False)
     assert (config.ngf, config.use_vae, config.num_upsampling_layers, config.latent_grid) == (4, True, "normal", (8, 8))
     enc_config, encoder = checkpoints.load_encoder(path / "latest_net_E.pth")
@@ -76,8 +81,7 @@ def test_spade_ade20k_vae_with_encoder() -> None:
 @pytest.mark.slow
 def test_spade_cityscapes_with_instance_edges() -> None:
     path = FIXTURES / "spade_cityscapes"
-    fam, config, net = checkpoints.load_generator(path / "latest_net_G.pth")
-    assert fam.name == "spade"
+    config, net = load_spade(path)
     assert (config.label_nc, config.contain_dontcare, config.instance_edges) == (35, False, True)
     assert (config.num_upsampling_layers, config.use_vae, config.crop_size, config.aspect_ratio) == ("more", False, 512, 2.0)
     instance = np.asarray(Image.open(path / "instance.png"))

@@ -33,6 +33,12 @@ def shape(sd: dict[str, Tensor], key: str) -> tuple[int, ...] | None:
     return None if t is None else tuple(t.shape)
 
 
+def count_children(sd: dict[str, Tensor], prefix: str) -> int:
+    """How many numbered children `prefix.<i>.` (a ModuleList or Sequential) hold keys in `sd`."""
+    start = prefix + "."
+    return len({k[len(start) :].split(".", 1)[0] for k in sd if k.startswith(start)})
+
+
 def matches(build: Callable[[Any], nn.Module], config: Any, sd: dict[str, Tensor]) -> bool:
     """True if `build(config)` has exactly the keys and shapes of `sd`.
 

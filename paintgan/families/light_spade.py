@@ -21,7 +21,6 @@ The norm is parameter-free BatchNorm by default (a fixed affine map in eval, so 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import torch
@@ -31,7 +30,7 @@ from torch import Tensor, nn
 from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
 from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, ToOutput, channels_last, upsample2
-from paintgan.families.layout import check, matches, shape
+from paintgan.families.layout import check, count_children, matches, shape
 
 NAME = "light_spade"
 
@@ -122,16 +121,11 @@ def size_multiple(config: LightSpadeConfig) -> int:
     return 2**config.n_down
 
 
-_MIDDLE = re.compile(r"^middle\.(\d+)\.")
-_EMBED = re.compile(r"^embeds\.(\d+)\.")
-
-
 def detect(sd: dict[str, Tensor]) -> LightSpadeConfig | None:
     head, embed = shape(sd, "head.weight"), shape(sd, "embeds.0.0.weight")
     if head is None or embed is None or "out.to_rgb.weight" not in sd:
         return None
-    n_down = len({m.group(1) for k in sd if (m := _EMBED.match(k))})
-    n_blocks = len({m.group(1) for k in sd if (m := _MIDDLE.match(k))})
+    n_down, n_blocks = count_children(sd, "embeds"), count_children(sd, "middle")
     z = shape(sd, "z_fc.weight")
     ngf, rest = divmod(head[0], 2 ** (n_down - 1))
     if rest:

@@ -16,7 +16,6 @@ channels (`python -m paintgan.families.bench_families`):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +25,7 @@ from torch import Tensor, nn
 from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
 from paintgan.families.blocks import LIGHT_NORMS, SeparableConv, ToOutput, affine_norm, channels_last, upsample2
-from paintgan.families.layout import check, matches, shape
+from paintgan.families.layout import check, count_children, matches, shape
 
 NAME = "light_unet"
 
@@ -108,16 +107,11 @@ def size_multiple(config: LightUnetConfig) -> int:
     return 2**config.n_down
 
 
-_DOWN = re.compile(r"^downs\.(\d+)\.")
-_MIDDLE = re.compile(r"^middle\.(\d+)\.")
-
-
 def detect(sd: dict[str, Tensor]) -> LightUnetConfig | None:
     stem, out = shape(sd, "stem.weight"), shape(sd, "out.from_input.weight")
     if stem is None or out is None or len(stem) != 4 or stem[2:] != (4, 4):
         return None
-    n_down = 1 + len({m.group(1) for k in sd if (m := _DOWN.match(k))})
-    n_blocks = len({m.group(1) for k in sd if (m := _MIDDLE.match(k))})
+    n_down, n_blocks = 1 + count_children(sd, "downs"), count_children(sd, "middle")
     norm = "batch" if "downs.0.norm.running_mean" in sd else "instance"
     try:
         config = LightUnetConfig(stem[1], out[0], stem[0], n_down, n_blocks, norm)
