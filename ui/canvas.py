@@ -7,6 +7,8 @@ exactly the index map the model gets.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -177,18 +179,28 @@ class Canvas(QWidget):
 
     # --- painting --------------------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
+        exposed = QRectF(event.rect())
         painter = QPainter(self)
-        painter.fillRect(event.rect(), QColor(52, 54, 58))
-        painter.setTransform(self._transform())
+        painter.fillRect(exposed, QColor(52, 54, 58))
         w, h = self.document.width, self.document.height
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.fillRect(QRectF(3 / self.zoom, 3 / self.zoom, w, h), QColor(0, 0, 0, 70))  # drop shadow
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1.0)
-        painter.drawImage(QPointF(0, 0), self._image)
+        page = QRectF(self.offset.x(), self.offset.y(), w * self.zoom, h * self.zoom)
+        painter.fillRect(page.translated(3, 3) & exposed, QColor(0, 0, 0, 70))  # drop shadow
+        visible = page & exposed
+        if not visible.isEmpty():
+            # Draw only the image pixels under the exposed area, whole pixels so nearest sampling stays put: a
+            # dab then costs a small blit instead of scaling the whole canvas.
+            x0 = max(math.floor((visible.left() - self.offset.x()) / self.zoom), 0)
+            y0 = max(math.floor((visible.top() - self.offset.y()) / self.zoom), 0)
+            x1 = min(math.ceil((visible.right() - self.offset.x()) / self.zoom), w)
+            y1 = min(math.ceil((visible.bottom() - self.offset.y()) / self.zoom), h)
+            source = QRectF(x0, y0, x1 - x0, y1 - y0)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1.0)
+            painter.drawImage(self._transform().mapRect(source), self._image, source)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        if self.tool is not None:
+        if self.tool is not None and self.tool.active:
+            painter.setTransform(self._transform())
             self.tool.draw_overlay(painter, self.zoom)
-        painter.resetTransform()
+            painter.resetTransform()
         if self._hover is not None and self.brush_size_for_cursor > 0 and self._pan_from is None:
             radius = self.brush_size_for_cursor * self.zoom / 2
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -210,7 +222,7 @@ class Canvas(QWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
         elif button == Qt.MouseButton.LeftButton and self.tool is not None:
             self.tool.press(self.to_image(event.position()))
-            self.update()
+            self._update_overlay()
         elif button == Qt.MouseButton.RightButton and self.tool is not None and self.tool.active:
             self.tool.cancel()
             self.update()
@@ -223,7 +235,7 @@ class Canvas(QWidget):
             self._pan_from = pos
         elif self.tool is not None and self.tool.active and event.buttons() & Qt.MouseButton.LeftButton:
             self.tool.move(self.to_image(pos))
-            self.update()  # shape previews follow the pointer
+            self._update_overlay()
         self._hover_at(pos)
         event.accept()
 
@@ -234,8 +246,13 @@ class Canvas(QWidget):
             self.setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor)
         elif button == Qt.MouseButton.LeftButton and self.tool is not None and self.tool.active:
             self.tool.release(self.to_image(event.position()))
-            self.update()
+            self._update_overlay()
         event.accept()
+
+    def _update_overlay(self) -> None:
+        # Brush dabs repaint their own rectangles (document.changed); only shape previews need the whole view.
+        if self.tool is not None and self.tool.has_overlay:
+            self.update()
 
     def _hover_at(self, pos: QPointF) -> None:
         old = self._hover

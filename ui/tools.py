@@ -149,6 +149,7 @@ class ToolInfo:
 
 class Tool:
     info: ToolInfo
+    has_overlay = False  # draws a preview while dragging (see draw_overlay)
 
     def __init__(self, host: ToolHost) -> None:
         self.host = host
@@ -274,6 +275,8 @@ def _overlay_pen(scale: float) -> QPen:
 class _Shape(Tool):
     """Press sets the first corner, dragging shows the outline, release paints it."""
 
+    has_overlay = True
+
     def press(self, p: Point) -> None:
         super().press(p)
         self._start = self._end = p
@@ -346,6 +349,7 @@ class LassoTool(Tool):
     """Drag around an area; release fills the enclosed polygon and its outline."""
 
     info = ToolInfo("lasso", "Lasso fill", "A", LABELS, False)
+    has_overlay = True
 
     def press(self, p: Point) -> None:
         super().press(p)
