@@ -257,7 +257,7 @@ PUBLISHED_LAYOUTS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "config"), PUBLISHED_LAYOUTS, ids=case_id)
+@pytest.mark.parametrize(("name", "config"), PUBLISHED_LAYOUTS, ids=[case_id(c) for c in PUBLISHED_LAYOUTS])
 def test_full_width_upstream_layouts_are_detected(name: str, config: Any) -> None:
     """The published checkpoints' layouts, built on the meta device (shapes only, no memory)."""
     with torch.device("meta"):
