@@ -1,16 +1,11 @@
-"""The app around the document: layer display, remembered settings and layout, autosave, the crash dialog."""
+"""The app around the document: layer display, remembered settings and layout, the command line."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
 
-from paintgan.documents import load_document
-from ui.app import install_exception_hook, parse_args
+from ui.app import parse_args
 from ui.settings import Settings
 
 pytestmark = pytest.mark.gui
@@ -57,30 +52,6 @@ def test_settings_and_window_layout_are_remembered(qtbot, factory):
         assert not second.restyle_dock.isVisible() and second.palette_dock.isVisible()
     finally:
         second.close()
-
-
-def test_autosave_writes_a_loadable_copy_of_unsaved_work(window, mouse):
-    window.set_tool("brush")
-    window.palette.select_position(6)
-    mouse.drag([(10, 10), (200, 300)])
-    window.autosave()
-    saved = load_document(Path(window.settings.file_name).parent / "autosave" / "untitled.paintgan")
-    assert np.array_equal(saved.labels, window.document.labels)
-    assert window.document.dirty  # an autosave is not a save
-
-
-def test_an_unexpected_error_shows_a_dialog_instead_of_quitting(window, monkeypatch):
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    install_exception_hook(QApplication.instance())
-    try:
-        raise ValueError("a bug in a slot")
-    except ValueError:
-        sys.excepthook(*sys.exc_info())
-    boxes = [w for w in QApplication.allWidgets()
-             if isinstance(w, QMessageBox) and w.objectName() == "errorBox" and w.isVisible()]
-    assert any("a bug in a slot" in box.text() for box in boxes)
-    for box in boxes:
-        box.close()
 
 
 def test_command_line_takes_a_painting_and_a_screenshot_flag():
