@@ -24,5 +24,26 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python -m paintgan bench
 
+# `make package`: the one-folder app bundle dist/PaintGAN/ and, on Linux, dist/PaintGAN-<version>-linux-x86_64.tar.gz
+# with its install script. Built in a venv of its own: PyPI's Linux torch is the CUDA build, whose libraries
+# torch cannot be imported without and which would make the bundle gigabytes; PyTorch's CPU index has the
+# CPU-only one (PIP_EXTRA_INDEX_URL overrides extra indexes configured for pip, which may hold CUDA builds).
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+PKG_VENV := build/package-venv
+PKG_BIN := $(PKG_VENV)/bin
+PKG_STAMP := $(PKG_VENV)/.installed
+
+$(PKG_STAMP): packaging/requirements.txt
+	test -x $(PKG_BIN)/python || $(PYTHON) -m venv $(PKG_VENV)
+	PIP_EXTRA_INDEX_URL=$(TORCH_CPU_INDEX) $(PKG_BIN)/python -m pip install --quiet --retries 1 --no-deps \
+		--index-url $(TORCH_CPU_INDEX) torch
+	$(PKG_BIN)/python -m pip install --quiet -r packaging/requirements.txt
+	touch $(PKG_STAMP)
+
+package: $(PKG_STAMP)
+	nice -n 19 $(PKG_BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/paintgan.spec
+	$(PKG_BIN)/python packaging/linux/make_tarball.py dist/PaintGAN dist
+
 clean:
 	rm -rf $(VENV) build dist

@@ -2,7 +2,14 @@
 
 import sys
 
-from ui.app import main
+from ui.crash import run_guarded
+
+
+def start() -> int:
+    from ui.app import main  # Qt, then torch and the models: a failure on the way is logged and shown
+
+    return main()
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(start))

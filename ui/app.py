@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication, QSplashScreen
 
-from ui.main_window import MainWindow
+from ui.autosave import open_at_start
+from ui.crash import install_exception_hook
 from ui.settings import Settings
 
-log = logging.getLogger("paintgan.app")
-_alive: set[QMessageBox] = set()
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
 SMOKE_TIMEOUT_MS = 60_000
 
 
@@ -49,25 +49,35 @@ def apply_theme(app: QApplication) -> None:
     app.setPalette(palette)
 
 
-def install_exception_hook(app: QApplication) -> None:
-    """A bug in a slot shows a dialog and is logged, instead of killing the app with the painting in it."""
+def app_icon() -> QIcon:
+    """The icon rendered from packaging/paintgan.svg: the bundle carries a PNG, a checkout the SVG itself."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return QIcon(str(Path(frozen) / "icons" / "paintgan.png"))
+    return QIcon(str(Path(__file__).resolve().parent.parent / "packaging" / "paintgan.svg"))
 
-    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        text = "".join(traceback.format_exception(kind, exc, tb))
-        log.error("unhandled exception\n%s", text)
-        print(text, file=sys.stderr)
-        windows = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)]
-        parent = app.activeWindow() or (windows[0] if windows else None)
-        box = QMessageBox(QMessageBox.Icon.Critical, "PaintGAN: unexpected error",
-                          f"{kind.__name__}: {exc}\n\nYour painting is still open; please save it.", parent=parent)
-        box.setObjectName("errorBox")
-        box.setDetailedText(text)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        _alive.add(box)  # without a parent nothing else would keep it on screen
-        box.finished.connect(lambda _result: _alive.discard(box))
-        box.open()
 
-    sys.excepthook = hook
+def show_splash(app: QApplication) -> QSplashScreen:
+    """Up within a second of a double-click, while torch and the models load (several seconds on a slow CPU)."""
+    app.setWindowIcon(app_icon())
+    pixmap = QPixmap(420, 140)
+    pixmap.fill(QColor(50, 52, 56))
+    painter = QPainter(pixmap)
+    app.windowIcon().paint(painter, 24, 30, 80, 80)
+    painter.setPen(QColor(222, 224, 228))
+    font = painter.font()
+    font.setPointSize(20)
+    painter.setFont(font)
+    painter.drawText(124, 66, "PaintGAN")
+    font.setPointSize(11)
+    painter.setFont(font)
+    painter.drawText(126, 96, "Loading the models…")
+    painter.end()
+    splash = QSplashScreen(pixmap)
+    splash.setObjectName("splash")
+    splash.show()
+    app.processEvents()
+    return splash
 
 
 def _smoke(window: MainWindow, path: Path, app: QApplication) -> None:
@@ -105,12 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("PaintGAN")
     apply_theme(app)
     install_exception_hook(app)
+    splash = show_splash(app)
+    from ui.main_window import MainWindow  # torch and the models load here, behind the splash
+
     window = MainWindow(Settings())
-    if args.document:
-        QTimer.singleShot(0, lambda: window.open_document(args.document))
+    QTimer.singleShot(0, lambda: open_at_start(window, args.document, offer=not args.smoke_screenshot))
     if args.smoke_screenshot:
         width, _, height = args.size.partition("x")
         window.resize(int(width), int(height))
         _smoke(window, Path(args.smoke_screenshot), app)
     window.show()
+    splash.finish(window)
     return int(app.exec())

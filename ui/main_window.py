@@ -33,6 +33,7 @@ from paintgan.labels import LabelSet, ade20k_labelset, check_indices, coco_label
 from paintgan.models import import_model
 from paintgan.sketch import image_to_sketch
 from ui import icons
+from ui.autosave import Autosaver
 from ui.canvas import Canvas
 from ui.dialogs import CanvasSizeDialog, SettingsDialog
 from ui.document_state import LABELS, DocumentState
@@ -116,9 +117,7 @@ class MainWindow(QMainWindow):
         self.worker.idle_ms = self.settings.refine_idle_ms
         self.worker.start()
         self._push_models()
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.timeout.connect(self.autosave)
-        self._restart_autosave()
+        self.autosaver = Autosaver(self)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -835,22 +834,6 @@ class MainWindow(QMainWindow):
             QGuiApplication.clipboard().setImage(self.preview.qimage)
             self.status("Result copied to the clipboard")
 
-    def autosave(self) -> None:
-        if not self.document.dirty:
-            return
-        folder = Path(self.settings.file_name).parent / "autosave"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            save_document(self.to_document(), folder / f"{self.path.stem if self.path else 'untitled'}.paintgan")
-        except (PaintGANError, OSError) as exc:
-            self.status(f"Autosave failed: {exc}")
-
-    def _restart_autosave(self) -> None:
-        minutes = self.settings.autosave_minutes
-        self.autosave_timer.stop()
-        if minutes:
-            self.autosave_timer.start(minutes * 60_000)
-
     # --- dialogs (thin: every one ends in a method above, which tests call directly) --------------------------
     def _folder(self) -> str:
         return self.settings.last_folder or str(Path.home())
@@ -932,7 +915,7 @@ class MainWindow(QMainWindow):
         self.worker.preview_side = self.settings.preview_resolution
         self.worker.idle_ms = self.settings.refine_idle_ms
         self.document.undo_bytes = self._undo_bytes()
-        self._restart_autosave()
+        self.autosaver.restart()
         self._push_models()
 
     # --- messages & status -----------------------------------------------------------------------------------
@@ -974,7 +957,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop timers and the render worker; safe to call twice."""
         self._closing = True
-        self.autosave_timer.stop()
+        self.autosaver.close()
         started = time.monotonic()
         if not self.worker.stop():
             self.status(f"render worker did not stop within {time.monotonic() - started:.0f} s")

@@ -110,7 +110,7 @@ class Settings:
         self._q.setValue(f"models/{role}", name)
 
     # --- documents -----------------------------------------------------------------------------------------------
-    autosave_minutes = _Int("documents/autosave_minutes", 5, 0, 120)  # 0 turns autosave off
+    autosave_seconds = _Int("documents/autosave_seconds", 60, 0, 3600)  # 0 turns autosave off (ui/autosave.py)
     undo_megabytes = _Int("documents/undo_megabytes", 256, 1, 8192)
     last_folder = _Str("documents/last_folder", "")
 

@@ -1,0 +1,84 @@
+"""Render packaging/paintgan.svg into every icon a platform asks for, so all of them come from one drawing.
+
+    python packaging/make_icons.py OUT_DIR
+
+Writes OUT_DIR/hicolor/<N>x<N>/apps/paintgan.png for the freedesktop sizes, the same sizes for the MIME type
+(application-x-paintgan.png), OUT_DIR/paintgan.png (256 px, the window icon), paintgan.ico (Windows) and
+paintgan.icns (macOS). Qt's own SVG renderer draws them, so no image tool beyond the app's dependencies is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+SVG = Path(__file__).resolve().parent / "paintgan.svg"
+HICOLOR_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
+ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
+ICNS_SIZES = (16, 32, 64, 128, 256, 512, 1024)
+
+
+def render(svg: Path, side: int) -> Image.Image:
+    """The SVG drawn at `side` x `side` pixels, antialiased, as an RGBA Pillow image."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
+
+    renderer = QSvgRenderer(str(svg))
+    if not renderer.isValid():
+        raise SystemExit(f"{svg}: not an SVG Qt can draw")
+    image = QImage(side, side, QImage.Format.Format_ARGB32)
+    image.fill(0)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter)
+    painter.end()
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return Image.open(io.BytesIO(bytes(data))).convert("RGBA")
+
+
+def make_icons(out: Path, svg: Path = SVG) -> dict[int, Path]:
+    """Write every icon under `out`; returns the hicolor PNG of each size."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QGuiApplication
+
+    _app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    images = {side: render(svg, side) for side in sorted({*HICOLOR_SIZES, *ICO_SIZES, *ICNS_SIZES})}
+    pngs: dict[int, Path] = {}
+    for side in HICOLOR_SIZES:
+        folder = out / "hicolor" / f"{side}x{side}"
+        (folder / "apps").mkdir(parents=True, exist_ok=True)
+        (folder / "mimetypes").mkdir(parents=True, exist_ok=True)
+        pngs[side] = folder / "apps" / "paintgan.png"
+        images[side].save(pngs[side])
+        shutil.copyfile(pngs[side], folder / "mimetypes" / "application-x-paintgan.png")
+    scalable = out / "hicolor" / "scalable"
+    for kind, name in (("apps", "paintgan.svg"), ("mimetypes", "application-x-paintgan.svg")):
+        (scalable / kind).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(svg, scalable / kind / name)
+    images[256].save(out / "paintgan.png")
+    images[256].save(out / "paintgan.ico", sizes=[(s, s) for s in ICO_SIZES],
+                     append_images=[images[s] for s in ICO_SIZES])
+    images[1024].save(out / "paintgan.icns", append_images=[images[s] for s in ICNS_SIZES])
+    return pngs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    make_icons(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
