@@ -21,10 +21,16 @@ if [ -f "$CONFIG/mimeapps.list" ]; then
     sed -i "/^application\/x-paintgan=$ID\.desktop;*$/d" "$CONFIG/mimeapps.list"
 fi
 
-if command -v update-mime-database >/dev/null 2>&1 && [ -d "$DATA/mime/packages" ]; then
+# The user MIME database and the desktop entry cache are generated files: rebuilt for other apps' entries, or
+# removed when PaintGAN's were the last ones.
+if [ -d "$DATA/mime/packages" ] && [ -z "$(ls -A "$DATA/mime/packages")" ]; then
+    rm -rf "$DATA/mime"
+elif command -v update-mime-database >/dev/null 2>&1 && [ -d "$DATA/mime/packages" ]; then
     update-mime-database "$DATA/mime" >/dev/null 2>&1 || true
 fi
-if command -v update-desktop-database >/dev/null 2>&1 && [ -d "$DATA/applications" ]; then
+if [ -d "$DATA/applications" ] && ! ls "$DATA/applications"/*.desktop >/dev/null 2>&1; then
+    rm -f "$DATA/applications/mimeinfo.cache"
+elif command -v update-desktop-database >/dev/null 2>&1 && [ -d "$DATA/applications" ]; then
     update-desktop-database "$DATA/applications" >/dev/null 2>&1 || true
 fi
 if command -v gtk-update-icon-cache >/dev/null 2>&1 && [ -f "$DATA/icons/hicolor/index.theme" ]; then
