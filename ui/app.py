@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QColor, QFileOpenEvent, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
 from ui.autosave import open_at_start
@@ -80,6 +80,20 @@ def show_splash(app: QApplication) -> QSplashScreen:
     return splash
 
 
+class FileOpenHandler(QObject):
+    """macOS gives a painting double-clicked in Finder to the app as a FileOpen event, not on the command line."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent) and event.file():
+            self.window.open_document(event.file())
+            return True
+        return super().eventFilter(watched, event)
+
+
 def _smoke(window: MainWindow, path: Path, app: QApplication) -> None:
     """Save a screenshot once a picture arrived (or at the time limit) and quit with 0 if the PNG was written."""
     done = {"saved": False}
@@ -125,5 +139,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.resize(int(width), int(height))
         _smoke(window, Path(args.smoke_screenshot), app)
     window.show()
+    app.installEventFilter(FileOpenHandler(window))
     splash.finish(window)
     return int(app.exec())

@@ -312,3 +312,21 @@ def test_killed_in_the_middle_of_a_save_the_file_is_whole_and_the_leftover_is_cl
     assert window.open_document(target)
     paint(window, mouse)  # the first edit after opening tidies the folder
     assert list(tmp_path.glob(".big.paintgan.*.tmp")) == []
+
+
+def test_a_painting_handed_over_by_finder_is_opened(window, tmp_path):
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    from ui.app import FileOpenHandler
+
+    app = QApplication.instance()
+    handler = FileOpenHandler(window)
+    app.installEventFilter(handler)
+    try:
+        path = tmp_path / "from finder.paintgan"
+        save_document(painting(seed=4), path)
+        QApplication.sendEvent(app, QFileOpenEvent(str(path)))
+        assert window.path == path and np.array_equal(window.document.labels, painting(seed=4).labels)
+    finally:
+        app.removeEventFilter(handler)
