@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from ui.settings import Settings
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
+log = logging.getLogger("paintgan.app")
 SMOKE_TIMEOUT_MS = 60_000
 
 
@@ -77,6 +79,7 @@ def show_splash(app: QApplication) -> QSplashScreen:
     splash.setObjectName("splash")
     splash.show()
     app.processEvents()
+    log.info("splash shown")  # packaging/startup_time.py reads these lines
     return splash
 
 
