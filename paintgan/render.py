@@ -144,10 +144,11 @@ class Renderer:
         instance: np.ndarray | None = None,
     ) -> Tensor:
         """The raw generator output, 1x3xHxW float32 on the CPU, in [-1, 1]."""
-        source, edges = self._prepare(source, instance)
+        source, ids = self._prepare(source, instance, check_labels=True)
         latent = self.latent(style=style, z=z, seed=seed)
         h, w = source.shape[:2]
-        return self._run(source, edges, latent)[..., :h, :w]
+        crop, edges = self._crop(source, ids, Box(0, 0, w, h), check_labels=False)
+        return self._run(crop, edges, latent)[..., :h, :w]
 
     def latent(
         self,
@@ -190,10 +191,11 @@ class Renderer:
 
         Convolutions near the box edge then see real neighbours rather than padding, so tiles placed side by side
         meet with small seams. Pass the canvas-wide `latent` (from `latent()`) so every tile uses the same z.
+        Only the context is checked and converted, so a small region of a 4096 px canvas costs a small render.
         Returns box.height x box.width x 3 uint8.
         """
-        source, edges = self._prepare(source, instance)
-        return self._render_box(source, edges, box, overlap, self.latent() if latent is None else latent)
+        source, ids = self._prepare(source, instance, check_labels=False)
+        return self._render_box(source, ids, box, overlap, self.latent() if latent is None else latent)
 
     def render_tiled(
         self,
@@ -207,18 +209,18 @@ class Renderer:
         instance: np.ndarray | None = None,
     ) -> np.ndarray:
         """The whole picture, rendered tile by tile (bounded memory for big canvases)."""
-        source, edges = self._prepare(source, instance)
+        source, ids = self._prepare(source, instance, check_labels=False)
         latent = self.latent(style=style, z=z, seed=seed)
         h, w = source.shape[:2]
         out = np.empty((h, w, 3), np.uint8)
         for box in tiles(w, h, tile):
-            out[box.y0 : box.y1, box.x0 : box.x1] = self._render_box(source, edges, box, overlap, latent)
+            out[box.y0 : box.y1, box.x0 : box.x1] = self._render_box(source, ids, box, overlap, latent)
         return out
 
     # ------------------------------------------------------------------------------------ inside
 
     def _render_box(
-        self, source: np.ndarray, edges: np.ndarray | None, box: Box, overlap: int, latent: Tensor | None
+        self, source: np.ndarray, ids: np.ndarray | None, box: Box, overlap: int, latent: Tensor | None
     ) -> np.ndarray:
         h, w = source.shape[:2]
         if not (0 <= box.x0 < box.x1 <= w and 0 <= box.y0 < box.y1 <= h):
@@ -226,8 +228,8 @@ class Renderer:
         if overlap < 0:
             raise InputError(f"overlap must be >= 0 px; got {overlap}")
         ctx = self._context_box(box, overlap, w, h)
-        rows, cols = slice(ctx.y0, ctx.y1), slice(ctx.x0, ctx.x1)
-        y = self._run(source[rows, cols], None if edges is None else edges[rows, cols], latent)
+        crop, edges = self._crop(source, ids, ctx, check_labels=True)
+        y = self._run(crop, edges, latent)
         oy, ox = box.y0 - ctx.y0, box.x0 - ctx.x0
         return to_uint8(y[..., oy : oy + box.height, ox : ox + box.width])
 
@@ -247,13 +249,15 @@ class Renderer:
         y0, y1 = span(box.y0, box.y1, h)
         return Box(x0, y0, x1, y1)
 
-    def _prepare(self, source: np.ndarray, instance: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Validate the input; for models with an instance-edge channel, also its edge map (whole canvas)."""
-        source = self._validate(source)
+    def _prepare(
+        self, source: np.ndarray, instance: np.ndarray | None, *, check_labels: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The validated input, and for models with an instance-edge channel the id map its edges come from."""
+        source = self._validate(source, check_labels=check_labels)
         wants_edges = self.layout is not None and self.layout.instance_edges
         if instance is None:
             # A painted label map has no instance layer: each painted region counts as one instance.
-            return source, instance_edges(source) if wants_edges else None
+            return source, source if wants_edges else None
         if not wants_edges:
             raise InputError(f"model {self.card.name!r} takes no instance map (it has no instance-edge input)")
         arr = np.asarray(instance)
@@ -264,9 +268,24 @@ class Renderer:
         if arr.shape != source.shape:
             (h, w), (sh, sw) = arr.shape, source.shape
             raise InputError(f"instance map is {w}x{h} px; expected the label map's {sw}x{sh}")
-        return source, instance_edges(arr)
+        return source, arr
 
-    def _validate(self, source: np.ndarray) -> np.ndarray:
+    def _crop(
+        self, source: np.ndarray, ids: np.ndarray | None, ctx: Box, *, check_labels: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """`ctx` of the input, and of the instance-edge map (None for models without that channel)."""
+        crop = source[ctx.y0 : ctx.y1, ctx.x0 : ctx.x1]
+        if check_labels and self.card.input_kind == "labels":
+            self._check_labels(crop)
+        if ids is None:
+            return crop, None
+        # One pixel of margin: whether a border pixel is an edge depends on its neighbour outside the crop.
+        h, w = ids.shape
+        y0, x0 = max(0, ctx.y0 - 1), max(0, ctx.x0 - 1)
+        around = instance_edges(ids[y0 : min(h, ctx.y1 + 1), x0 : min(w, ctx.x1 + 1)])
+        return crop, around[ctx.y0 - y0 : ctx.y1 - y0, ctx.x0 - x0 : ctx.x1 - x0]
+
+    def _validate(self, source: np.ndarray, *, check_labels: bool = True) -> np.ndarray:
         arr = np.asarray(source)
         kind = self.card.input_kind
         if kind == "image":
@@ -286,7 +305,7 @@ class Renderer:
             if kind == "sketch" and arr.dtype != np.uint8:
                 raise InputError(f"sketch ink must be uint8 (0 = no ink, 255 = full ink); got {arr.dtype}")
         _check_size(arr.shape[0], arr.shape[1], "input")
-        if kind == "labels":
+        if kind == "labels" and check_labels:
             self._check_labels(arr)
         return arr
 

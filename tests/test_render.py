@@ -321,3 +321,22 @@ def test_running_out_of_memory_is_an_input_error_that_suggests_tiles(monkeypatch
     monkeypatch.setattr(renderer, "generator", lambda *_: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # a bug stays a bug, with its traceback
         renderer.render(np.zeros((64, 96), np.uint8))
+
+
+def test_tiles_see_instance_edges_that_lie_on_their_borders() -> None:
+    from paintgan.labels import landscape_labelset
+    from paintgan.models import ModelCard
+
+    # 10 labels + dontcare + instance edges, the layout `paintgan train` gives a light model with both.
+    model = built("light_spade", LightSpadeConfig(input_nc=12, ngf=8, n_down=3, n_blocks=1, hidden=8), seed=6)
+    model.card = ModelCard(**{**vars(model.card), "label_set": landscape_labelset()})
+    renderer = Renderer(model, device="cpu")
+    assert renderer.layout is not None and renderer.layout.instance_edges
+    labels = np.full((128, 192), 6, np.uint8)
+    instance = np.arange(192 // 16).repeat(16)[None].repeat(128, 0)  # a new instance every 16 columns
+    full = renderer.render(labels, instance=instance)
+    assert np.array_equal(renderer.render_tiled(labels, tile=64, overlap=64, instance=instance), full)
+    # Without context, the tile left of x = 64 still knows that column 63 borders another instance.
+    region = renderer.render_region(labels, Box(0, 0, 64, 128), overlap=0, instance=instance)
+    alone = renderer.render(labels[:, :64], instance=instance[:, :64])
+    assert not np.array_equal(region[:, 60:], alone[:, 60:])
