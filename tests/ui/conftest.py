@@ -116,6 +116,16 @@ class Mouse:
             self.move(*point, buttons=button)
         self.release(*points[-1], button=button)
 
+    def paint(self, tool: str, label: str | None, points, size: float | None = None) -> None:  # noqa: ANN001
+        """Pick a tool (and a label by name, and a size), then drag through `points`."""
+        window = self.canvas.window()
+        window.set_tool(tool)
+        if size is not None:
+            window.set_brush_size(size)
+        if label is not None:
+            window.palette.select_index(window.label_set.by_name(label).index)
+        self.drag(points)
+
     def click(self, x: float, y: float) -> None:
         self.press(x, y)
         self.release(x, y)

@@ -12,11 +12,8 @@ pytestmark = pytest.mark.gui
 
 
 def test_layer_opacity_and_visibility_change_the_display_not_the_painting(window, mouse):
-    window.set_tool("rectangle")
-    window.palette.select_index(window.label_set.by_name("tree").index)
-    mouse.drag([(0, 0), (99, 99)])
-    window.set_tool("pen")
-    mouse.drag([(0, 200), (300, 200)])
+    mouse.paint("rectangle", "tree", [(0, 0), (99, 99)])
+    mouse.paint("pen", None, [(0, 200), (300, 200)])
     labels, sketch = window.document.labels.copy(), window.document.sketch.copy()
     tree = np.array(window.label_set.by_name("tree").colour, np.float32)
     window.layers_panel.labels_opacity.setValue(50)

@@ -15,12 +15,8 @@ pytestmark = pytest.mark.gui
 
 
 def paint_something(window, mouse):
-    window.set_tool("ellipse")
-    window.palette.select_index(window.label_set.by_name("mountain").index)
-    mouse.drag([(50, 200), (400, 500)])
-    window.set_tool("pen")
-    window.set_brush_size(3)
-    mouse.drag([(20, 20), (300, 120)])
+    mouse.paint("ellipse", "mountain", [(50, 200), (400, 500)])
+    mouse.paint("pen", None, [(20, 20), (300, 120)], size=3)
 
 
 def message_box(window):
@@ -164,9 +160,7 @@ def test_export_layers_as_openraster(window, mouse, tmp_path, wait_result):
 
 
 def test_canvas_size_scales_the_painting_and_is_undoable(window, mouse):
-    window.set_tool("rectangle")
-    window.palette.select_index(window.label_set.by_name("grass").index)
-    mouse.drag([(0, 256), (511, 511)])
+    mouse.paint("rectangle", "grass", [(0, 256), (511, 511)])
     before = window.document.labels.copy()
     window.resize_canvas(1024, 1024)
     assert np.array_equal(window.document.labels, before.repeat(2, axis=0).repeat(2, axis=1))

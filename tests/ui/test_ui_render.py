@@ -10,13 +10,6 @@ from PySide6.QtWidgets import QApplication, QComboBox, QWidget
 pytestmark = pytest.mark.gui
 
 
-def paint(window, mouse, label, points, size=20):
-    window.set_tool("brush")
-    window.set_brush_size(size)
-    window.palette.select_index(window.label_set.by_name(label).index)
-    mouse.drag(points)
-
-
 def test_window_has_the_documented_object_names(window):
     for name in ("canvas", "preview", "palette", "restylePanel"):
         assert isinstance(window.findChild(QWidget, name), QWidget), name
@@ -29,7 +22,7 @@ def test_live_render_arrives_and_changes_the_preview(window, mouse, wait_result)
     first = wait_result()
     before = window.preview.image()
     assert first.stage == "draft" and before.shape == (512, 512, 3)
-    paint(window, mouse, "water", [(100, 300), (400, 300)], size=40)
+    mouse.paint("brush", "water", [(100, 300), (400, 300)], size=40)
     result = wait_result()
     assert result.revision == window.document.revision
     after = window.preview.image()
@@ -47,7 +40,7 @@ def test_burst_of_50_strokes_on_a_slow_model_renders_at_most_twice_more(fake, wi
     qtbot.wait(500)  # the slow model is idle again
     start = len(slow.calls)
     for i in range(50):
-        paint(window, mouse, "grass" if i % 2 else "tree", [(10 + 9 * i, 50), (10 + 9 * i, 450)], size=6)
+        mouse.paint("brush", "grass" if i % 2 else "tree", [(10 + 9 * i, 50), (10 + 9 * i, 450)], size=6)
         QApplication.processEvents()  # each stroke reaches the worker as its own request
     last = window.document.revision
     shown = wait_result(last)
@@ -68,7 +61,7 @@ def test_refine_model_renders_full_size_after_idle(fake, window, mouse, wait_res
     window.worker.preview_side = 128
     window.worker.idle_ms = 150
     window.worker.use_renderers(refine=("big", fake(), False))
-    paint(window, mouse, "snow", [(200, 50), (300, 150)])
+    mouse.paint("brush", "snow", [(200, 50), (300, 150)], size=20)
     draft = wait_result()
     assert draft.stage == "draft" and draft.base.shape[:2] == (128, 128)
     qtbot.waitUntil(lambda: window.preview.shown.stage == "refine", timeout=5000)
@@ -81,7 +74,7 @@ def test_without_refine_model_the_draft_model_makes_the_full_size_picture_after_
                                                                                        qtbot):
     window.worker.preview_side = 128
     window.worker.idle_ms = 150
-    paint(window, mouse, "water", [(20, 400), (500, 420)])
+    mouse.paint("brush", "water", [(20, 400), (500, 420)], size=20)
     assert wait_result().base.shape[:2] == (128, 128)
     qtbot.waitUntil(lambda: window.preview.shown.stage == "refine", timeout=5000)
     final = window.preview.shown
@@ -93,7 +86,7 @@ def test_painting_cancels_a_pending_refine(fake, window, mouse, wait_result, qtb
     window.worker.idle_ms = 400
     window.worker.use_renderers(refine=("big", refine, False))
     for i in range(6):
-        paint(window, mouse, "rock", [(50 * i, 20), (50 * i, 60)])
+        mouse.paint("brush", "rock", [(50 * i, 20), (50 * i, 60)], size=20)
         wait_result()
         qtbot.wait(100)  # shorter than the idle time
     assert refine.calls == []
@@ -135,7 +128,7 @@ def test_live_off_stops_rendering_until_render_now(window, mouse, wait_result, q
     wait_result()
     window.findChild(QAction, "liveToggle").trigger()
     assert not window.live_action.isChecked()
-    paint(window, mouse, "sand", [(10, 10), (200, 200)])
+    mouse.paint("brush", "sand", [(10, 10), (200, 200)], size=20)
     qtbot.wait(300)
     assert window.preview.shown.revision < window.document.revision
     window.render_action.trigger()
@@ -145,11 +138,11 @@ def test_live_off_stops_rendering_until_render_now(window, mouse, wait_result, q
 def test_a_model_that_raises_shows_a_message_and_the_app_keeps_running(fake, window, mouse, wait_result, qtbot):
     wait_result()
     window.worker.use_renderers(draft=("broken", fake(fail=True), False))
-    paint(window, mouse, "dirt", [(10, 10), (100, 100)])
+    mouse.paint("brush", "dirt", [(10, 10), (100, 100)], size=20)
     qtbot.waitUntil(lambda: window.preview.error.isVisibleTo(window.preview), timeout=5000)
     assert "told to fail" in window.preview.error.text()
     window.worker.use_renderers(draft=("fixed", fake(), False))
-    paint(window, mouse, "dirt", [(100, 10), (200, 100)])
+    mouse.paint("brush", "dirt", [(100, 10), (200, 100)], size=20)
     assert wait_result().model_name == "fixed"
     assert not window.preview.error.isVisibleTo(window.preview)
 
@@ -161,7 +154,7 @@ def test_a_model_that_fails_to_load_keeps_the_previous_one(window, mouse, wait_r
     with qtbot.waitSignal(window.worker.modelFailed, timeout=10000) as blocker:
         window.worker.set_models({"draft": str(broken)})
     assert blocker.args[0] == "draft" and blocker.args[1]
-    paint(window, mouse, "tree", [(10, 10), (100, 100)])
+    mouse.paint("brush", "tree", [(10, 10), (100, 100)], size=20)
     assert wait_result().revision == window.document.revision
 
 
@@ -226,7 +219,7 @@ def test_big_canvas_final_render_redoes_only_the_tiles_near_a_change(fake, windo
 
     qtbot.waitUntil(final_for_current, timeout=10000)
     assert len(tiled.boxes) == 6  # 3 x 2 tiles of 512
-    paint(window, mouse, "rock", [(100, 100), (140, 120)], size=10)
+    mouse.paint("brush", "rock", [(100, 100), (140, 120)], size=10)
     qtbot.waitUntil(final_for_current, timeout=10000)
     assert tiled.boxes[6:] == [(0, 0)]
     assert np.array_equal(window.preview.shown.base, fake().render(window.document.labels))
