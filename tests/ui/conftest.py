@@ -56,6 +56,7 @@ def factory():
     def make(model, device, threads):  # noqa: ANN001 - mirrors Renderer(model, device, threads)
         renderer = FakeRenderer()
         renderer.model = model
+        renderer.device_asked = (device, threads)
         made.append(renderer)
         return renderer
 

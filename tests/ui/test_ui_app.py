@@ -54,3 +54,16 @@ def test_settings_and_window_layout_are_remembered(qtbot, factory):
 def test_command_line_takes_a_painting_and_a_screenshot_flag():
     args = parse_args(["valley.paintgan", "--smoke-screenshot", "shot.png"])
     assert args.document == "valley.paintgan" and args.smoke_screenshot == "shot.png"
+
+
+def test_preferences_reach_the_render_worker(window, factory, qtbot):
+    window.settings.device = "cpu"
+    window.settings.threads = 1
+    window.settings.preview_resolution = 128
+    window.settings.refine_idle_ms = 300
+    made = len(factory.made)
+    window.apply_settings()
+    assert window.worker.preview_side == 128 and window.worker.idle_ms == 300
+    name = window.render_entry.name
+    qtbot.waitUntil(lambda: any(r.model.card.name == name for r in factory.made[made:]), timeout=10000)
+    assert next(r for r in factory.made[made:] if r.model.card.name == name).device_asked == ("cpu", 1)
