@@ -17,9 +17,9 @@ import numpy as np
 
 from paintgan import images
 from paintgan.devices import DEVICE_NAMES
+from paintgan.documents import load_document
 from paintgan.errors import InputError, OutputError
 from paintgan.models import Model, load_model
-from paintgan.documents import load_document
 from paintgan.render import Renderer, render_document
 
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
