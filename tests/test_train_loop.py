@@ -128,3 +128,28 @@ def test_unpaired_export_offers_both_directions(tmp_path: Path) -> None:
     assert a.name != b.name and "A to B" in a.description and "B to A" in b.description
     styled = Renderer(load_model(tmp_path / "b.safetensors")).render(np.zeros((64, 64, 3), np.uint8))
     assert styled.shape == (64, 64, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("family", "input_kind", "options"),
+    [
+        ("spade", "labels", {"model": {"ngf": 2}, "d_layers": 3}),
+        ("light_spade", "labels", {"model": {"ngf": 4}, "d_layers": 3}),
+        ("light_unet", "edges", {"model": {"ngf": 4}}),
+    ],
+)
+def test_every_kind_of_model_exports_and_renders(tmp_path: Path, family: str, input_kind: str, options: dict[str, Any]) -> None:
+    data = make_labels_folder(tmp_path / "data", n=2, size=64)
+    if input_kind == "edges":
+        shutil.rmtree(data / "labels")
+    run(data, tmp_path / "run", family, steps=2, size=64, input=input_kind, **options)
+    model = load_model(export_run(tmp_path / "run", tmp_path / "m.safetensors") and tmp_path / "m.safetensors")
+    if input_kind == "labels":
+        source = np.asarray(Image.open(data / "labels" / "s0.png"))
+    else:
+        source = np.zeros((64, 64), np.uint8)
+        source[30:34] = 255  # one ink stroke
+    picture = Renderer(model).render(source)
+    assert picture.shape == (64, 64, 3)
+    assert model.card.input_kind == ("sketch" if input_kind == "edges" else "labels")

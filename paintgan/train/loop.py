@@ -320,7 +320,7 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------- loop
 
-    def _dataset(self) -> TrainingSet | TeacherTargets:
+    def make_dataset(self) -> TrainingSet | TeacherTargets:
         c = self.config
         dataset = TrainingSet(self.spec, c.size, seed=c.seed, load_scale=c.load_scale, flip=c.flip, edges=c.edges,
                               direction=c.direction)
@@ -338,7 +338,7 @@ class Trainer:
         if d.main:
             self._write_header()
         ddp.barrier(d)
-        dataset = self._dataset()
+        dataset = self.make_dataset()
         workers = auto_workers(d.world) if c.workers < 0 else c.workers
         sampler = ResumableSampler(len(dataset), seed=c.seed, rank=d.rank, world=d.world, start=self.step * c.batch)
         loader = make_loader(dataset, c.batch, sampler, workers, pin=self.device.type == "cuda")
