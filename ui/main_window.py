@@ -36,7 +36,7 @@ from ui import icons
 from ui.autosave import Autosaver
 from ui.canvas import Canvas
 from ui.dialogs import CanvasSizeDialog, SettingsDialog
-from ui.document_state import LABELS, DocumentState
+from ui.document_state import DocumentState
 from ui.layers_panel import LayersPanel
 from ui.model_menu import PLACEHOLDER_NOTICE, CardDialog, ModelEntry, ModelSelector, catalog
 from ui.palette import SHORTCUT_KEYS, Palette
@@ -356,7 +356,8 @@ class MainWindow(QMainWindow):
         self.model_selector.modelChosen.connect(self.choose_render_model)
         self.refine_selector.modelChosen.connect(self.choose_refine_model)
         self.restyle_panel.restyleChosen.connect(self.choose_restyle_model)
-        self.restyle_panel.strengthChanged.connect(self._strength_changed)
+        self.restyle_panel.strengthChanged.connect(self.preview.set_strength)
+        self.preview.modeChanged.connect(lambda mode: self.split_action.setChecked(mode == "split"))
         self.restyle_panel.targetChanged.connect(self._target_changed)
         self.restyle_panel.openPhotoRequested.connect(self.open_photo_dialog)
         self.restyle_panel.beforeToggled.connect(self.before_action.setChecked)
@@ -607,9 +608,6 @@ class MainWindow(QMainWindow):
     def _on_render_failed(self, message: str) -> None:
         self.preview.set_error(message)
         self.status(f"Render failed: {message}")
-
-    def _strength_changed(self, strength: float) -> None:
-        self.preview.set_strength(strength)
 
     def _target_changed(self, target: str) -> None:
         if target == PHOTO and self.photo is None:
