@@ -341,9 +341,13 @@ class MainWindow(QMainWindow):
         self.model_label.setObjectName("statusModel")
         self.render_label = QLabel("Last render: —", self)
         self.render_label.setObjectName("statusRender")
+        self.busy_label = QLabel("", self)
+        self.busy_label.setObjectName("statusBusy")
+        self.busy_label.setMinimumWidth(80)
         self.cursor_label = QLabel("", self)
         self.zoom_label = QLabel("", self)
-        for widget in (self.cursor_label, self.zoom_label, self.model_label, self.device_label, self.render_label):
+        for widget in (self.cursor_label, self.zoom_label, self.model_label, self.device_label, self.render_label,
+                       self.busy_label):
             status.addPermanentWidget(widget)
 
     def _connect(self) -> None:
@@ -368,6 +372,7 @@ class MainWindow(QMainWindow):
         self.worker.modelFailed.connect(self._on_model_failed)
         self.worker.modelsChanged.connect(self._on_models_changed)
         self.worker.thumbnailReady.connect(self.restyle_panel.set_thumbnail)
+        self.worker.busyChanged.connect(lambda busy: self.busy_label.setText("rendering…" if busy else ""))
 
     def _restore_layout(self) -> None:
         geometry, state = self.settings.window_state()

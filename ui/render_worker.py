@@ -202,12 +202,6 @@ class RenderWorker(QObject):
             self._refine = None
             self._cond.notify_all()
 
-    def restyle_again(self) -> None:
-        """The restyle model changed: restyle the last picture again without rendering it again."""
-        with self._cond:
-            self._restyle_again = True
-            self._cond.notify_all()
-
     def set_models(self, specs: dict[str, ModelSpec], device: str = "auto", threads: int | None = None) -> None:
         """Load models for the roles given (others keep theirs); a role mapped to None is cleared."""
         with self._cond:
@@ -230,9 +224,6 @@ class RenderWorker(QObject):
         with self._cond:
             self._thumbs = [(name, spec, sample) for name, spec in items]
             self._cond.notify_all()
-
-    def has_model(self, role: str) -> bool:
-        return self._slots[role].renderer is not None
 
     # --- worker thread ---------------------------------------------------------------------------------------
     def _next_job(self) -> tuple[str, Any] | None:
@@ -306,7 +297,9 @@ class RenderWorker(QObject):
             info[role] = (slot.name, slot.placeholder, str(device))
         self.modelsChanged.emit(info)
         with self._cond:
-            if self._pending is None and self._latest is not None:
+            if set(job.specs) == {RESTYLE} and self._last is not None:
+                self._restyle_again = True  # only the style changed: the picture itself is still good
+            elif self._pending is None and self._latest is not None:
                 self._pending = self._latest
 
     def _render(self, req: RenderRequest, stage: str) -> None:

@@ -95,10 +95,12 @@ def test_painting_cancels_a_pending_refine(fake, window, mouse, wait_result, qtb
 
 def test_restyle_changes_the_preview_and_strength_blends(window, wait_result, qtbot):
     base = wait_result().base
+    renders = window.worker.stats["draft"]
     style = next(e.name for e in window.entries if e.input_kind == "image")
     window.restyle_panel.select(style)
     qtbot.waitUntil(lambda: window.preview.shown.styled is not None, timeout=5000)
     assert np.array_equal(window.preview.image(), 255 - base)  # the stand-in restyle inverts
+    assert window.worker.stats["draft"] == renders  # a new style restyles the picture, it does not re-render
     window.restyle_panel.strength.setValue(50)
     expected = np.rint(base.astype(np.float32) * 0.5 + (255 - base).astype(np.float32) * 0.5).astype(np.uint8)
     assert np.array_equal(window.preview.image(), expected)
