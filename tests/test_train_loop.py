@@ -153,3 +153,30 @@ def test_every_kind_of_model_exports_and_renders(tmp_path: Path, family: str, in
     picture = Renderer(model).render(source)
     assert picture.shape == (64, 64, 3)
     assert model.card.input_kind == ("sketch" if input_kind == "edges" else "labels")
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    data = make_labels_folder(tmp_path / "data", n=2, size=32)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "paintgan", "train", "--family", "pix2pix", "--data", str(data), "--out", str(out),
+           "--steps", "100000", "--size", "32", "--log-every", "1", "--workers", "0", "--ndf", "8",
+           "--model-option", "ngf=4"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("step 2/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "continue with --resume" in err
+    step = RunDir(out).checkpoint_files()[-1][0]
+    assert step >= 2
+    assert main(["train", "--resume", "--out", str(out), "--steps", str(step + 1)]) == 0
+    assert RunDir(out).checkpoint_files()[-1][0] == step + 1

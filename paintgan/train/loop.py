@@ -346,6 +346,7 @@ class Trainer:
                   f"{d.world} process(es), {self.device}, steps {self.step}->{c.steps}, run {self.run_dir.root}")
         for net in self.objective.generators.values():
             net.train()
+        board = _tensorboard(self.run_dir.root / "tensorboard") if d.main else None
         window: dict[str, list[float]] = {}
         last: dict[str, float] = {}
         t0, done_at_t0, interrupted = time.perf_counter(), self.step, False
@@ -373,6 +374,9 @@ class Trainer:
                         lrs = {f"lr_{n}": s.get_last_lr()[0] for n, s in self.schedulers.items()}
                         self._log_row({"step": self.step, "elapsed_s": round(now - start_time, 3),
                                        "it_per_s": round(rate, 4), **lrs, **{k: round(v, 6) for k, v in last.items()}})
+                        if board is not None:
+                            for k, v in {**lrs, **last}.items():
+                                board.add_scalar(k, v, self.step)
                     t0, done_at_t0 = now, self.step
                 if d.main and (self.step % c.sample_every == 0 or self.step == c.steps):
                     self.write_samples(dataset)
@@ -382,6 +386,8 @@ class Trainer:
                 if self.step % c.save_every == 0 and self.step < c.steps:
                     self.save()
             path = self.save()
+        if board is not None:
+            board.close()
         if interrupted:
             self._say(f"paintgan train: stopped at step {self.step}; continue with --resume --out {self.run_dir.root}")
         return RunResult(self.run_dir.root, self.step, interrupted, last, path)
@@ -392,6 +398,15 @@ class Trainer:
         hours, rest = divmod(int(eta), 3600)
         terms = " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         self._say(f"step {self.step}/{c.steps} | {rate:.2f} it/s | ETA {hours}:{rest // 60:02d}:{rest % 60:02d} | {terms}")
+
+
+def _tensorboard(folder: Path) -> Any:
+    """A TensorBoard writer when the tensorboard package is installed (it is optional), else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(folder))
 
 
 def train(config: TrainConfig, *, resume: bool = False, log: TextIO | None = sys.stderr) -> RunResult:
