@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QEnterEvent,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -265,13 +266,13 @@ class Canvas(QWidget):
         inside = 0 <= x < self.document.width and 0 <= y < self.document.height
         self.cursorMoved.emit(int(x) if inside else -1, int(y) if inside else -1)
 
-    def leaveEvent(self, event) -> None:  # noqa: ANN001 - QEvent
+    def leaveEvent(self, event: QEvent) -> None:
         self._hover = None
         self.update()
         self.cursorMoved.emit(-1, -1)
         super().leaveEvent(event)
 
-    def enterEvent(self, event) -> None:  # noqa: ANN001 - QEnterEvent
+    def enterEvent(self, event: QEnterEvent) -> None:
         self.setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor)
         super().enterEvent(event)
 

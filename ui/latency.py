@@ -57,6 +57,7 @@ def measure(seconds: float, preview: int) -> dict[str, float]:
     edits: dict[int, float] = {}
     latencies: list[float] = []
     handled: list[float] = []
+    render_ms: list[float] = []
 
     def changed() -> None:
         edits.setdefault(window.document.revision, time.perf_counter())
@@ -64,6 +65,7 @@ def measure(seconds: float, preview: int) -> dict[str, float]:
     def shown(result: object) -> None:
         if window.preview.shown is not result:
             return
+        render_ms.append(result.ms)  # type: ignore[attr-defined]
         now = time.perf_counter()
         for revision in [r for r in edits if r <= result.revision]:  # type: ignore[attr-defined]
             latencies.append(now - edits.pop(revision))
@@ -134,6 +136,7 @@ def measure(seconds: float, preview: int) -> dict[str, float]:
     figures = {
         "edits": float(len(latencies)),
         "renders": float(window.worker.stats["draft"]),
+        "render_p50_ms": _percentile(render_ms, 50),
         "latency_p50_ms": _percentile(latencies, 50) * 1000,
         "latency_p95_ms": _percentile(latencies, 95) * 1000,
         "latency_max_ms": max(latencies, default=math.nan) * 1000,

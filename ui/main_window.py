@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -41,7 +42,7 @@ from ui.layers_panel import LayersPanel
 from ui.model_menu import PLACEHOLDER_NOTICE, CardDialog, ModelEntry, ModelSelector, catalog
 from ui.palette import SHORTCUT_KEYS, Palette
 from ui.preview import Preview
-from ui.render_worker import DRAFT, REFINE, RESTYLE, RenderRequest, RenderResult, RenderWorker
+from ui.render_worker import DRAFT, REFINE, RESTYLE, RendererFactory, RenderRequest, RenderResult, RenderWorker
 from ui.restyle_panel import LIVE, PHOTO, RestylePanel
 from ui.settings import Settings
 from ui.tools import TOOL_CLASSES, Tool
@@ -60,7 +61,7 @@ BRUSH_MIN, BRUSH_MAX = 1, 400
 class MainWindow(QMainWindow):
     """`MainWindow(settings)` builds the whole app around the installed models (not shown)."""
 
-    def __init__(self, settings: Settings | None = None, renderer_factory=None) -> None:  # noqa: ANN001
+    def __init__(self, settings: Settings | None = None, renderer_factory: RendererFactory | None = None) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.settings = settings or Settings()
@@ -140,8 +141,9 @@ class MainWindow(QMainWindow):
         doc = Document.new(width, height, self.label_set, fill_label=self.background_value)
         return doc.labels, doc.sketch
 
-    def _action(self, text: str, slot, shortcut: str | QKeySequence | list | None = None,  # noqa: ANN001
-                tip: str = "", icon=None, checkable: bool = False, toggle: bool = False) -> QAction:  # noqa: ANN001
+    def _action(self, text: str, slot: Callable[..., object],
+                shortcut: str | QKeySequence | QKeySequence.StandardKey | list[QKeySequence] | None = None,
+                tip: str = "", icon: QIcon | None = None, checkable: bool = False, toggle: bool = False) -> QAction:
         """`toggle`: the slot follows the checked state however it changes (menus, code, restored settings)."""
         action = QAction(text, self)
         if icon is not None:
