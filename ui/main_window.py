@@ -262,6 +262,9 @@ class MainWindow(QMainWindow):
         render.addActions([self.style_ref_action, self.clear_style_action])
         model = bar.addMenu("&Model")
         model.addActions([self.import_model_action, self.card_action])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1")))
+        help_menu.addAction(self._action("&About PaintGAN", self.show_about))
         self._refresh_recent()
 
     def _build_toolbars(self) -> None:
@@ -922,6 +925,33 @@ class MainWindow(QMainWindow):
         self.document.undo_bytes = self._undo_bytes()
         self.autosaver.restart()
         self._push_models()
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what) for every action with a shortcut, read from the actions themselves."""
+        rows = []
+        for action in self.findChildren(QAction):
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            if keys:
+                rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        rows.append((f"{SHORTCUT_KEYS[0]} … {SHORTCUT_KEYS[-1]}", "Pick one of the first ten labels"))
+        rows.append(("Space + drag, middle drag", "Pan"))
+        rows.append(("Wheel", "Zoom about the pointer"))
+        rows.append(("Esc, right click", "Cancel the stroke or shape in progress"))
+        return sorted(set(rows), key=lambda row: row[1].lower())
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{what}</td></tr>"
+                       for keys, what in self.shortcut_rows())
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setObjectName("shortcutsBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About PaintGAN",
+                          f"<b>PaintGAN {app_version}</b><br>Paint label maps or line sketches; a GAN renders the "
+                          "picture as you paint, and CycleGAN / GANILLA models restyle it.")
 
     # --- messages & status -----------------------------------------------------------------------------------
     def show_message(self, text: str, error: bool = True) -> None:

@@ -283,3 +283,9 @@ def test_palette_search_filters_and_number_keys_ignore_the_filter(window):
     assert len(visible) == 1 and "water" in visible[0]
     assert palette.select_position(7)  # "8": tree, even though hidden by the filter
     assert palette.current_label().name == "tree"
+
+
+def test_shortcut_list_is_read_from_the_actions(window):
+    rows = dict((what, keys) for keys, what in window.shortcut_rows())
+    assert rows["Brush"] == "B" and rows["Undo"] == "Ctrl+Z" and "Ctrl+Shift+Z" in rows["Redo"]
+    assert rows["Pick one of the first ten labels"] == "1 … 0"
