@@ -116,10 +116,15 @@ def _smoke(window: MainWindow, path: Path, app: QApplication) -> None:
         window.close()
         app.exit(0 if ok else 1)
 
+    settle = QTimer(window)
+    settle.setSingleShot(True)
+    settle.timeout.connect(shoot)
+
     def result_arrived(result: object) -> None:
-        # The picture of the painting on screen (an opened document replaces the blank one first).
+        # The picture of the painting on screen (an opened document replaces the blank one first); each new one
+        # (the full-size final pass follows the draft) restarts the wait, so the shot shows the settled window.
         if getattr(result, "revision", -1) >= window.document.revision:
-            QTimer.singleShot(800, shoot)  # let the status bar, thumbnails and docks repaint
+            settle.start(max(window.worker.idle_ms, 0) + 1500)
 
     window.worker.resultReady.connect(result_arrived)
     QTimer.singleShot(SMOKE_TIMEOUT_MS, shoot)

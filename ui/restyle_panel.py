@@ -79,7 +79,7 @@ class RestylePanel(QWidget):
         self.list.setObjectName("restyleList")
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.list.setIconSize(QSize(THUMB, THUMB))
-        self.list.setGridSize(QSize(THUMB + 28, THUMB + 34))
+        self.list.setGridSize(QSize(THUMB + 34, THUMB + 48))
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setWordWrap(True)
