@@ -552,11 +552,15 @@ class MainWindow(QMainWindow):
 
     def import_checkpoint(self, path: str) -> bool:
         """Import through the engine (which refuses anything that would not render); show the card."""
+        self.status(f"Importing {Path(path).name}…")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a big checkpoint takes seconds to check
         try:
             card = import_model(path)
         except PaintGANError as exc:
             self.show_message(f"Import failed, nothing was changed: {exc}")
             return False
+        finally:
+            QApplication.restoreOverrideCursor()
         self.entries = catalog()
         self._refresh_model_widgets()
         dialog = CardDialog(card, f"Imported: {card.name}", self)
