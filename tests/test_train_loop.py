@@ -4,6 +4,7 @@ folder is refused twice, and an export opens in the renderer at once."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,8 @@ def test_a_run_folder_is_not_overwritten_and_resume_needs_a_run(tmp_path: Path) 
 
 def test_export_then_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = make_labels_folder(tmp_path / "data", n=2, size=64)
+    names = ["sky", "grass", "tree", "rock"]
+    (data / "labels.json").write_text(json.dumps([{"index": i, "name": n, "colour": [i, i, i]} for i, n in enumerate(names)]))
     out = tmp_path / "run"
     run(data, out, "pix2pix", steps=2, size=64, model={"ngf": 4}, name="meadows", data_licence="CC0")
     assert (out / "config.toml").is_file() and list((out / "samples").glob("step_*.png"))
@@ -111,7 +114,8 @@ def test_export_then_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     model = load_model(model_path)
     card = model.card
     assert (card.family, card.input_kind, card.name, card.training["steps"]) == ("pix2pix", "labels", "meadows", 2)
-    assert card.training["data_licence"] == "CC0" and card.label_set is not None and len(card.label_set) == 4
+    assert card.training["data_licence"] == "CC0" and card.label_set is not None
+    assert [label.name for label in card.label_set] == names  # the folder's labels.json names the classes
     picture = Renderer(model).render(np.asarray(Image.open(data / "labels" / "s0.png")))
     assert picture.shape == (64, 64, 3) and picture.dtype == np.uint8
     rendered = tmp_path / "out.png"

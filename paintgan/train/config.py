@@ -96,7 +96,7 @@ HELP = {
     "batch": "images per step and process",
     "input": "generator input: auto (from the folder), labels, edges (derived from images/), sketch, image",
     "edges": "line filter for --input edges: canny, xdog or mixed",
-    "labels": "label set JSON for colour label maps (index PNGs need none)",
+    "labels": "label set JSON naming the classes (default DIR/labels.json if present; colour label maps need one)",
     "dontcare": "add a dontcare channel (label 255) to the one-hot input",
     "direction": "for side-by-side AB pictures: AtoB or BtoA",
     "load_scale": "random scale before cropping, as a multiple of --size (1 = no scaling)",

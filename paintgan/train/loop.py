@@ -52,6 +52,7 @@ from paintgan.train.objectives import Objective, PairedObjective, StepContext, U
 from paintgan.train.rundir import RunDir
 
 SAMPLE_ITEMS = 4
+LABELS_FILE = "labels.json"
 
 
 @dataclass
@@ -152,8 +153,10 @@ class Trainer:
             label_set = LabelSet.from_dict(recorded)
         elif c.labels:
             label_set = read_labelset(c.labels)
-        elif self.teacher is not None:
+        elif self.teacher is not None and self.teacher.label_set is not None:
             label_set = self.teacher.label_set  # the student speaks its teacher's label set
+        elif (Path(c.data) / LABELS_FILE).is_file():
+            label_set = read_labelset(Path(c.data) / LABELS_FILE)  # the folder names its classes (paintgan.datagen)
         input_kind = c.input
         if self.teacher is not None and input_kind == "auto":
             input_kind = teacher_input(self.teacher, Path(c.data))
