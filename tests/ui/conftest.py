@@ -23,9 +23,10 @@ LUT = np.random.default_rng(7).integers(0, 256, size=(65536, 3), dtype=np.uint8)
 class FakeRenderer:
     """Colours each input value from a fixed table (seed shifts it); RGB input is inverted (a "restyle")."""
 
-    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+    def __init__(self, delay: float = 0.0, fail: bool = False, gate: threading.Event | None = None) -> None:
         self.delay = delay
         self.fail = fail
+        self.gate = gate  # when given, every render first waits for it: a model as slow as the test needs
         self.calls: list[tuple[int, ...]] = []
         self.lock = threading.Lock()
         self.device = "cpu"
@@ -33,6 +34,8 @@ class FakeRenderer:
     def render(self, source: np.ndarray, *, style: np.ndarray | None = None, seed: int | None = None) -> np.ndarray:
         with self.lock:
             self.calls.append(source.shape)
+        if self.gate is not None:
+            self.gate.wait(30)
         if self.delay:
             time.sleep(self.delay)
         if self.fail:
@@ -44,7 +47,7 @@ class FakeRenderer:
 
 @pytest.fixture
 def fake():
-    """The stand-in renderer class: fake(delay=seconds, fail=True)."""
+    """The stand-in renderer class: fake(delay=seconds, fail=True, gate=threading.Event())."""
     return FakeRenderer
 
 
