@@ -91,7 +91,7 @@ def test_without_refine_model_the_draft_model_makes_the_full_size_picture_after_
 
 def test_painting_cancels_a_pending_refine(fake, window, mouse, wait_result, qtbot):
     refine = fake()
-    window.worker.idle_ms = 400
+    window.worker.idle_ms = 1500  # far longer than a stroke and its draft, even on a slow machine
     window.worker.use_renderers(refine=("big", refine, False))
     for i in range(6):
         mouse.paint("brush", "rock", [(50 * i, 20), (50 * i, 60)], size=20)
