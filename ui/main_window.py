@@ -261,6 +261,12 @@ class MainWindow(QMainWindow):
         render.addSeparator()
         render.addActions([self.style_ref_action, self.clear_style_action])
         model = bar.addMenu("&Model")
+        self.render_menu = model.addMenu("&Render model")
+        self.refine_menu = model.addMenu("Re&fine model")
+        self.restyle_menu = model.addMenu("Re&style")
+        for menu in (self.render_menu, self.refine_menu, self.restyle_menu):
+            menu.aboutToShow.connect(self._fill_model_menus)
+        model.addSeparator()
         model.addActions([self.import_model_action, self.card_action])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, QKeySequence("F1")))
@@ -467,6 +473,27 @@ class MainWindow(QMainWindow):
         self.restyle_panel.set_models([e.name for e in restyles], self.settings.model_choice("restyle"),
                                       frozenset(e.name for e in restyles if e.placeholder))
         self._update_model_status()
+
+    def _fill_model_menus(self) -> None:
+        """The Model menu mirrors the selectors (rebuilt when shown, so it never disagrees with them)."""
+        restyles = [(e.name, e.title) for e in self.entries if e.input_kind == "image"]
+        for menu, choices, current, pick in (
+            (self.render_menu, [(self.model_selector.itemData(i), self.model_selector.itemText(i))
+                                for i in range(self.model_selector.count())],
+             self.model_selector.current_name, self.model_selector.select),
+            (self.refine_menu, [(self.refine_selector.itemData(i), self.refine_selector.itemText(i))
+                                for i in range(self.refine_selector.count())],
+             self.refine_selector.current_name, self.refine_selector.select),
+            (self.restyle_menu, [("", "None"), *restyles], self.restyle_panel.current, self.restyle_panel.select),
+        ):
+            menu.clear()
+            group = QActionGroup(menu)
+            for name, title in choices:
+                action = menu.addAction(title)
+                action.setCheckable(True)
+                action.setChecked(name == current)
+                action.setActionGroup(group)
+                action.triggered.connect(lambda _=False, n=name, f=pick: f(n))
 
     def _update_model_status(self, device: str = "") -> None:
         entry = self.render_entry

@@ -66,3 +66,17 @@ def test_label_maps_are_translated_for_a_model_of_another_label_set():
     translated = _translate(painted, landscape, ade)
     assert [ade.by_index(int(i)).name for i in translated[0]] == ["water", "tree"]
     assert _translate(painted, landscape, landscape) is painted
+
+
+def test_model_menu_mirrors_and_drives_the_selectors(window, qtbot):
+    window.restyle_menu.aboutToShow.emit()
+    titles = [a.text() for a in window.restyle_menu.actions()]
+    assert titles[0] == "None" and window.restyle_menu.actions()[0].isChecked()
+    window.restyle_menu.actions()[1].trigger()
+    assert window.restyle_panel.current == next(e.name for e in window.entries if e.input_kind == "image")
+    window.render_menu.aboutToShow.emit()
+    sketch = next(a for a in window.render_menu.actions() if a.text().startswith("placeholder-sketch"))
+    sketch.trigger()
+    assert window.render_entry.name == "placeholder-sketch"
+    window.render_menu.aboutToShow.emit()
+    assert next(a for a in window.render_menu.actions() if a.isChecked()).text().startswith("placeholder-sketch")
