@@ -11,7 +11,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -56,6 +66,7 @@ LABEL_MAP_KINDS = {
     "coco": "COCO-Stuff label map (index PNG)",
 }
 BRUSH_MIN, BRUSH_MAX = 1, 400
+DROP_SUFFIXES = (".paintgan", ".pth", ".safetensors")
 
 
 class MainWindow(QMainWindow):
@@ -64,6 +75,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, renderer_factory: RendererFactory | None = None) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
+        self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.entries: list[ModelEntry] = catalog()
         self.render_entry = self._initial_entry()
@@ -1008,6 +1020,26 @@ class MainWindow(QMainWindow):
 
     def _apply_colours(self) -> None:
         self.canvas.set_colours({label.index: label.colour for label in self.label_set.labels})
+
+    # --- drag and drop ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _dropped(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        return [Path(u.toLocalFile()) for u in urls if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower()
+                in DROP_SUFFIXES]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """A painting opens; a checkpoint is imported (as with File ▸ Open and Model ▸ Import)."""
+        for path in self._dropped(event):
+            if path.suffix.lower() == ".paintgan":
+                self.open_document(path)
+            else:
+                self.import_checkpoint(str(path))
+        event.acceptProposedAction()
 
     # --- closing ---------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -176,3 +176,20 @@ def test_copy_result_to_clipboard(window, wait_result):
     window.copy_action.trigger()
     image = QGuiApplication.clipboard().image()
     assert (image.width(), image.height()) == (512, 512)
+
+
+def test_dropping_a_painting_opens_it(window, mouse, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    paint_something(window, mouse)
+    labels = window.document.labels.copy()
+    path = tmp_path / "dropped.paintgan"
+    assert window.save_to(path)
+    assert window.new_document()
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path)), QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    assert window.path == path and np.array_equal(window.document.labels, labels)
