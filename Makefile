@@ -40,8 +40,9 @@ $(PKG_STAMP): packaging/requirements.txt
 	$(PKG_BIN)/python -m pip install --quiet -r packaging/requirements.txt
 	touch $(PKG_STAMP)
 
+# No --clean: PyInstaller redoes only what changed since the last build in build/pyinstaller (`make clean` resets).
 package: $(PKG_STAMP)
-	nice -n 19 $(PKG_BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist \
+	nice -n 19 $(PKG_BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist \
 		--workpath build/pyinstaller packaging/paintgan.spec
 	$(PKG_BIN)/python packaging/linux/make_tarball.py dist/PaintGAN dist
 

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -156,31 +155,6 @@ def test_install_refuses_a_folder_without_the_app(release, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ the bundle
-
-
-def _free_display() -> int:
-    for number in range(150, 200):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
-            return number
-    pytest.skip("no free X display number")
-
-
-@pytest.fixture
-def xserver():
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (.ci/run installs it)")
-    number = _free_display()
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.skip("Xvfb did not start")
-        time.sleep(0.1)
-    yield f":{number}"
-    server.terminate()
-    server.wait(10)
 
 
 CUDA_PARTS = ("libcudart", "libcudnn", "libcublas", "libnccl", "libtorch_cuda", "libc10_cuda", "nvidia/", "triton")

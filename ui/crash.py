@@ -170,8 +170,9 @@ def show_fatal(summary: str, details: str) -> None:
     del app
 
 
-def run_guarded(start: Callable[[], int]) -> int:
-    """Set up logging, then run `start` (which imports and runs the app); a failure is logged and shown."""
+def run_guarded(start: Callable[[], int], interactive: bool = True) -> int:
+    """Set up logging, then run `start` (which imports and runs the app); a failure is logged and, when a person
+    is there to read it (`interactive`), shown."""
     try:
         setup_logging()
     except OSError as exc:  # an unwritable home must not stop the app; the log then goes nowhere
@@ -185,6 +186,6 @@ def run_guarded(start: Callable[[], int]) -> int:
         log.critical("PaintGAN failed to start or stopped on an error\n%s", details)
         if sys.stderr is not None:
             print(details, file=sys.stderr)
-        if not isinstance(exc, KeyboardInterrupt):
+        if interactive and not isinstance(exc, KeyboardInterrupt):
             show_fatal(describe(type(exc), exc), details)
         return 1
