@@ -7,16 +7,20 @@ their meaning), reshaped for CPU cost:
 * every conv in the blocks is depthwise-separable (3x3 depthwise + 1x1), about 1/8 of SPADE's full 3x3 convs;
 * each resolution computes ONE label embedding (3x3 conv to `hidden` channels, ReLU) shared by its blocks; a
   modulation is then a single 1x1 conv (SPADE: three 3x3 convs through 128 channels, per layer);
-* widths halve at each x2 nearest upsampling; the last stage is never run at full resolution: features are
-  upsampled once and a 3x3 conv maps them, concatenated with the full-resolution one-hot, to RGB, so region
-  borders stay pixel-sharp;
+* widths halve with a 1x1 conv at the coarse level before each x2 nearest upsampling, so no block runs wide
+  at a fine level, and no block runs at full resolution at all: `blocks.ToOutput` maps H/2 features to RGB
+  with a pixel-shuffled 3x3 conv and adds a per-label colour straight from the full-resolution one-hot, so
+  region borders stay pixel-sharp;
 * optional global noise `z` (z_dim > 0): a Linear maps it to a scale and shift of the bottleneck features, for
-  seed-driven variation of the whole picture; `forward(seg, z=None)` draws it as SPADE does.
-
-Cost, ms per 256x256 frame, torch.set_num_threads(2), this project's 2-core CPU, eval + inference_mode, 11 input
-channels (see the closing report for the command, `python -m paintgan.families.bench_families`):
-    ngf 32, n_down 3, n_blocks 2, hidden 32 (default): ~MS_DEFAULT ms, 0.39 M parameters
+  seed-driven variation of the whole picture; `forward(seg, z=None)` draws it as SPADE does;
+* NHWC memory layout inside (oneDNN's depthwise convs are 10-30x faster in it on a CPU).
 The norm is parameter-free BatchNorm by default (a fixed affine map in eval, so free at render time).
+
+Cost of one 256x256 frame, 11 labels (`OMP_WAIT_POLICY=PASSIVE python -m paintgan.families.timing --only light`;
+this project's shared 2-core AMD EPYC, run queue ~12, so wall times are upper bounds):
+    default (ngf 32, n_down 3, n_blocks 2, hidden 32): 0.17 M params, 0.44 GMAC, 2 threads best-of-100 28.5 ms
+    n_blocks 4: 0.27 M, 0.55 GMAC; ngf 48: 0.31 M, 0.74 GMAC (each about +50% time on one thread)
+SPADE at ngf 64 (coco) is 97 M params and 191 GMAC a frame: about 430x the work.
 """
 
 from __future__ import annotations

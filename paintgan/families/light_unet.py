@@ -5,20 +5,24 @@ A pix2pix-style U-Net reshaped for CPU cost:
 * every other conv is depthwise-separable (3x3 depthwise + 1x1); down steps are stride-2 separable convs with
   widths doubling to at most 8 x ngf, the bottleneck runs `n_blocks` residual separable blocks at H/2^n_down
   (that is where a sketch's closed shapes get filled, so depth is spent where pixels are few);
-* the way up is nearest x2 + concat skip + separable conv (no transposed convs: no checkerboard);
-* the last stage is never run at full resolution: features are upsampled once and a 3x3 conv maps them,
-  concatenated with the input itself, to the output, so thin sketch lines stay pixel-aligned.
+* the way up is a 1x1 width reduction at the coarse level, nearest x2, an additive skip (as LinkNet: no
+  concatenation, so every conv at the fine level stays narrow) and a separable conv; no transposed convs;
+* no conv runs at full resolution on the way up: `blocks.ToOutput` maps H/2 features to the output with a
+  pixel-shuffled 3x3 conv and adds a per-pixel linear map of the input itself, so thin sketch lines stay
+  pixel-aligned;
+* NHWC memory layout inside (oneDNN's depthwise convs are 10-30x faster in it on a CPU).
 
-Cost, ms per 256x256 frame, torch.set_num_threads(2), this project's 2-core CPU, eval + inference_mode, 3 input
-channels (`python -m paintgan.families.bench_families`):
-    ngf 32, n_down 4, n_blocks 4 (default): ~MS_DEFAULT ms, 0.42 M parameters
+Cost of one 256x256 frame, 1-channel sketch (`OMP_WAIT_POLICY=PASSIVE python -m paintgan.families.timing --only
+light`; this project's shared 2-core AMD EPYC, run queue ~12, so wall times are upper bounds):
+    default (ngf 32, n_down 4, n_blocks 4): 0.66 M params, 0.32 GMAC, 2 threads best-of-100 21.8 ms
+    n_blocks 8: 1.21 M, 0.45 GMAC (+30% time); ngf 48: 1.47 M, 0.65 GMAC (+80%)
+pix2pix unet_256 at ngf 64 is 54 M params and 6 GMAC a frame.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -81,8 +85,10 @@ class LightUnetGenerator(nn.Module):
         self.stem = nn.Conv2d(c.input_nc, w[0], 4, stride=2, padding=1)
         self.downs = nn.ModuleList(SeparableUnit(a, b, c.norm, stride=2) for a, b in zip(w, w[1:], strict=False))
         self.middle = nn.ModuleList(ResidualUnit(w[-1], c.norm) for _ in range(c.n_blocks))
-        # ups[i] brings level i+1 up to level i (coarsest first when run).
-        self.ups = nn.ModuleList(SeparableUnit(w[i + 1] + w[i], w[i], c.norm) for i in range(c.n_down - 1))
+        # Level i+1 comes up to level i as reduce[i] (1x1, at the coarse level) -> x2 -> + skip -> ups[i]; an
+        # additive skip (as LinkNet) instead of a concat keeps every conv at the fine level narrow.
+        self.reduce = nn.ModuleList(nn.Conv2d(w[i + 1], w[i], 1, bias=False) for i in range(c.n_down - 1))
+        self.ups = nn.ModuleList(SeparableUnit(w[i], w[i], c.norm) for i in range(c.n_down - 1))
         self.out = ToOutput(w[0], c.input_nc, c.output_nc)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -95,7 +101,7 @@ class LightUnetGenerator(nn.Module):
         for block in self.middle:
             h = block(h)
         for i in reversed(range(len(self.ups))):
-            h = self.ups[i](torch.cat([upsample2(h), skips[i]], 1))
+            h = self.ups[i](upsample2(self.reduce[i](h)) + skips[i])
         return self.out(h, x).contiguous()
 
 
