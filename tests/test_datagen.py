@@ -12,6 +12,7 @@ from PIL import Image
 from paintgan.datagen import compose, generate_scene, load_bank, used_photos
 from paintgan.datagen.build import build, contact_sheet, main, make_pair
 from paintgan.datagen.photolabel import purity_mask
+from paintgan.datagen.photomaps import PHOTO_MAPS, Shape, crops, photo_labels, refine
 from paintgan.datagen.scenes import CLOUD, DIRT, GRASS, MOUNTAIN, ROCK, SAND, SKY, SNOW, TREE, WATER
 from paintgan.datagen.textures import SOURCES, Texture, TextureBank, TextureSource, share_alike_free, synthesize
 from paintgan.errors import DataError, InputError
@@ -210,7 +211,7 @@ def test_every_texture_photo_is_credited_in_the_data_card() -> None:
     card = (Path(__file__).resolve().parents[1] / "docs" / "data" / "SCENES.md").read_text(encoding="utf-8")
     with open(DATA / "MANIFEST.csv", encoding="utf-8") as fh:
         manifest = {row["path"]: row for row in csv.DictReader(fh)}
-    for photo in used_photos():
+    for photo in set(used_photos()) | set(PHOTO_MAPS):
         row = manifest[f"photos/{photo}"]
         line = next((ln for ln in card.splitlines() if f"`{photo}`" in ln), "")
         assert row["licence"] in line and row["original_credit"] in line, photo
@@ -229,3 +230,39 @@ def test_share_alike_free_sources_drop_copyleft_photos_but_keep_every_class() ->
 def test_share_alike_filter_needs_a_readable_manifest(tmp_path) -> None:
     with pytest.raises(DataError, match="MANIFEST"):
         share_alike_free(SOURCES, tmp_path / "missing.csv")
+
+
+def test_photo_map_refinement_snaps_hand_lines_to_colour_edges() -> None:
+    # A "photo": blue sky above row 40, brown mountain below, drawn with the hand line 3 px too high
+    # (the undecided band is 0.8 % of the width: 4 px here).
+    rgb = np.zeros((100, 500, 3), np.float32)
+    rgb[:40] = (0.4, 0.6, 0.9)
+    rgb[40:] = (0.45, 0.35, 0.25)
+    rgb += np.random.default_rng(0).normal(0, 0.01, rgb.shape).astype(np.float32)
+    shapes = (Shape(("sky",), ((0, 0), (100, 0), (100, 100), (0, 100))),
+              Shape(("mountain",), ((0, 37), (100, 37), (100, 100), (0, 100))))
+    lab = refine(rgb, shapes)
+    assert (lab[:39] == SKY).all() and (lab[41:] == MOUNTAIN).all()
+
+
+def test_photo_map_mixed_shapes_are_decided_by_colour() -> None:
+    rgb = np.full((100, 100, 3), (0.45, 0.35, 0.25), np.float32)
+    rgb[10:30, 60:90] = (0.97, 0.97, 1.0)  # a snow field inside the mountain
+    shapes = (Shape(("mountain", "snow"), ((0, 0), (100, 0), (100, 100), (0, 100))),
+              Shape(("mountain",), ((0, 50), (50, 50), (50, 100), (0, 100))),
+              Shape(("snow",), ((65, 12), (85, 12), (85, 28), (65, 28))))
+    lab = refine(rgb, shapes)
+    assert (lab[12:28, 62:88] == SNOW).all() and (lab[40:90, 5:50] == MOUNTAIN).all()
+    with pytest.raises(DataError, match="no sure pixels"):
+        refine(rgb, shapes[:1])
+
+
+@needs_shared(PHOTOS)
+def test_labelled_photos_give_aligned_real_pairs() -> None:
+    name = "lake_mountain_reflection_sean_afnan.jpg"
+    rgb, lab = photo_labels(PHOTOS, name, width=320)
+    assert rgb.shape[:2] == lab.shape
+    assert (lab[: lab.shape[0] // 10, : lab.shape[1] // 3] == SKY).mean() > 0.9
+    assert (lab[-lab.shape[0] // 10:] == WATER).mean() > 0.8
+    pairs = crops(rgb, lab, np.random.default_rng(0), 3, 64)
+    assert all(img.shape == (64, 64, 3) and m.shape == (64, 64) for img, m in pairs)

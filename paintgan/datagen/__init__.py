@@ -2,7 +2,8 @@
 
 `scenes` paints random landscape label maps like a person does with a round brush, `textures` cuts class
 texture banks from the shared photos (hand-picked one-class rectangles, checked by `photolabel`), `compose`
-renders a picture for a label map from those textures, and `build` writes a data set folder.
+renders a picture for a label map from those textures, `photomaps` turns coarse hand-painted maps of a few
+real photos into refined label maps (real pairs), and `build` writes a data set folder.
 """
 
 from paintgan.datagen.compose import compose, estimate_horizon

@@ -13,13 +13,14 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from paintgan.datagen.compose import compose
+from paintgan.datagen.photomaps import PHOTO_MAPS, crops, photo_labels
 from paintgan.datagen.scenes import LABEL_SET, MIN_SIZE, Scene, colourize, generate_scene
 from paintgan.datagen.textures import SOURCES, TextureBank, TextureSource, load_bank, share_alike_free, used_photos
 from paintgan.errors import DataError, PaintGANError
@@ -64,6 +65,29 @@ def _write_card(out: Path, seed: int, size: int, sources: tuple[TextureSource, .
     write_bytes_atomic(out / "dataset.json", (json.dumps(card, indent=1) + "\n").encode())
 
 
+def _write_pair(out: Path, name: str, image: np.ndarray, labels: np.ndarray,
+                to_sketch: Callable[[np.ndarray], np.ndarray] | None) -> None:
+    if to_sketch is not None:
+        # Sketch files are drawn lines, dark on white: the inverse of the ink layer.
+        write_image(out / "sketches" / name, 255 - to_sketch(image))
+    write_image(out / "images" / name, image)
+    # Label last: a pair counts as done only when its label map exists.
+    write_image(out / "labels" / name, labels)
+
+
+def _prepare(out: Path, size: int, sketches: bool) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Create the folders; the sketch function when sketches are wanted."""
+    if size < MIN_SIZE:
+        raise DataError(f"--size {size} is too small; expected at least {MIN_SIZE}")
+    for f in ("labels", "images") + (("sketches",) if sketches else ()):
+        (out / f).mkdir(parents=True, exist_ok=True)
+    if not sketches:
+        return None
+    from paintgan.sketch import image_to_sketch
+
+    return image_to_sketch
+
+
 def build(out: Path, count: int, size: int, seed: int = 0, start: int = 0, photos: Path = DEFAULT_PHOTOS,
           sketches: bool = False, log: bool = False, bank: TextureBank | None = None,
           sources: tuple[TextureSource, ...] = SOURCES) -> int:
@@ -73,16 +97,8 @@ def build(out: Path, count: int, size: int, seed: int = 0, start: int = 0, photo
     """
     if count < 1:
         raise DataError(f"--count {count} makes nothing; expected at least 1")
-    if size < MIN_SIZE:
-        raise DataError(f"--size {size} is too small; expected at least {MIN_SIZE}")
-    to_sketch = None
-    if sketches:
-        from paintgan.sketch import image_to_sketch
-
-        to_sketch = image_to_sketch
+    to_sketch = _prepare(out, size, sketches)
     folders = ["labels", "images"] + (["sketches"] if sketches else [])
-    for f in folders:
-        (out / f).mkdir(parents=True, exist_ok=True)
     _write_card(out, seed, size, sources)
     bank = load_bank(photos, sources) if bank is None else bank
     written = 0
@@ -92,16 +108,27 @@ def build(out: Path, count: int, size: int, seed: int = 0, start: int = 0, photo
         if all((out / f / name).exists() for f in folders):
             continue
         pair = make_pair(bank, seed, i, size)
-        if to_sketch is not None:
-            # Sketch files are drawn lines, dark on white: the inverse of the ink layer.
-            write_image(out / "sketches" / name, 255 - to_sketch(pair.image))
-        write_image(out / "images" / name, pair.image)
-        # Label last: a pair counts as done only when its label map exists.
-        write_image(out / "labels" / name, pair.scene.labels)
+        _write_pair(out, name, pair.image, pair.scene.labels, to_sketch)
         written += 1
         if log and written % 250 == 0:
             rate = written / (time.perf_counter() - t0)
             print(f"{written} pairs, {rate:.1f} pairs/s", file=sys.stderr)
+    return written
+
+
+def build_photo_pairs(out: Path, per_photo: int, size: int, seed: int = 0, photos: Path = DEFAULT_PHOTOS,
+                      sketches: bool = False) -> int:
+    """Write `per_photo` random crops of every hand-and-colour labelled photo (`photomaps`) as real pairs."""
+    if per_photo < 1:
+        raise DataError(f"--photo-pairs {per_photo} makes nothing; expected at least 1")
+    to_sketch = _prepare(out, size, sketches)
+    write_bytes_atomic(out / "labels.json", LABEL_SET.to_json().encode())
+    written = 0
+    for k, name in enumerate(sorted(PHOTO_MAPS)):
+        rgb, labels = photo_labels(photos, name)
+        for j, (img, lab) in enumerate(crops(rgb, labels, np.random.default_rng([seed, k]), per_photo, size)):
+            _write_pair(out, f"photo_{Path(name).stem}_{j:03d}.png", img, lab, to_sketch)
+            written += 1
     return written
 
 
@@ -115,11 +142,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder of the shared texture photos")
     ap.add_argument("--sketches", action="store_true", help="also write sketches/ (line drawings of the pictures)")
     ap.add_argument("--sheet", type=Path, help="also write a contact sheet of the first 24 pairs to this PNG")
+    ap.add_argument("--photo-pairs", type=int, metavar="K",
+                    help="instead of scenes, write K random crops of each labelled real photo (photomaps)")
     ap.add_argument("--no-share-alike", action="store_true",
                     help="use only photos whose licence (per ../MANIFEST.csv) has no share-alike or copyleft term")
     args = ap.parse_args(argv)
     try:
         t0 = time.perf_counter()
+        if args.photo_pairs is not None:
+            n = build_photo_pairs(args.out, args.photo_pairs, args.size, args.seed, args.photos, args.sketches)
+            print(f"wrote {n} photo pairs to {args.out}")
+            return 0
         sources = share_alike_free(SOURCES, args.photos.parent / "MANIFEST.csv") if args.no_share_alike else SOURCES
         bank = load_bank(args.photos, sources)
         n = build(args.out, args.count, args.size, args.seed, args.start, args.photos, args.sketches, log=True,
