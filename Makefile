@@ -21,8 +21,11 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
+# `make bench`: the live loop in the app (offscreen), then every model against its plain reference; results in
+# build/bench/ (bench.json holds both and the targets). See docs/PERFORMANCE.md.
 bench: $(STAMP)
-	$(BIN)/python -m paintgan bench
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m ui.bench_live --seconds 10 --preview 256 --json build/bench/live.json
+	$(BIN)/python -m paintgan bench --live build/bench/live.json --out build/bench/bench.json
 
 # `make package`: the one-folder app bundle dist/PaintGAN/ and, on Linux, dist/PaintGAN-<version>-linux-x86_64.tar.gz
 # with its install script. Built in a venv of its own: PyPI's Linux torch is the CUDA build, whose libraries

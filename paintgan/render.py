@@ -127,7 +127,9 @@ class Renderer:
         self.device = pick_device(device)
         self.dtype = dtype if dtype is not None else default_dtype(self.device)
         generator = model.generator.to(self.device, self.dtype).eval()
-        self.generator = optimize(generator, model.card.family).module if fast else generator
+        rewritten = optimize(generator, model.card.family) if fast else None
+        self.generator = generator if rewritten is None else rewritten.module
+        self.fast_steps: tuple[str, ...] = () if rewritten is None else rewritten.steps
         self.encoder = None if model.encoder is None else model.encoder.to(self.device, self.dtype).eval()
         self.multiple = int(model.card.size_multiple)
         self.z_dim = latent_dim(self.config)

@@ -1,0 +1,419 @@
+"""How fast PaintGAN renders: per model, size and device, against a plain reference timed in the same run.
+
+One case = one model at one size on one device. `measure_case` times `Renderer.render` (a whole frame: one-hot or
+pixel conversion, padding, the generator, quantisation to uint8) with the fast path (`paintgan.fastpath`) and the
+same weights through a plain reference (`Renderer(fast=False)`: eager, fp32, NCHW, BatchNorm as its own layer and,
+for SPADE, spectral norm as torch's parametrization evaluated with the stored u/v on every call, as upstream
+runs it). Runs of the two alternate, so load from other processes slows both alike; the ratio of their medians is
+the speed-up, and the largest difference of their float outputs shows that speed bought no other picture.
+
+`run_all` runs every case in a child process of its own (`paintgan bench --model M --size N --json`), so each
+case's peak RSS is its own. Models: the bundled ones (`weights/`, or the untrained placeholders while there are
+none) and each upstream family at its published size, with seeded random weights and BatchNorm statistics (speed
+and exactness do not depend on what the weights learnt).
+
+Timing is the wall clock; on a shared machine absolute figures are noisy and ratios are the fair part.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+from torch.utils.flop_counter import FlopCounterMode
+
+from paintgan import checkpoints
+from paintgan.devices import pick_device
+from paintgan.errors import InputError
+from paintgan.families import get_family
+from paintgan.families.cyclegan import ResnetConfig
+from paintgan.families.ganilla import GanillaConfig
+from paintgan.families.pix2pix import UnetConfig
+from paintgan.families.spade import SpadeConfig
+from paintgan.models import Model, label_layout, load_model, placeholder_model, registry, synthesise_card
+from paintgan.render import Box, Renderer
+
+SIZES = (256, 512, 1024)
+TILE, TILE_OVERLAP, STROKE_BOX = 512, 64, 128
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """An upstream generator at its published width; `sizes` are what a default run measures."""
+
+    family: str
+    config: Any
+    sizes: tuple[int, ...]
+
+
+# The slow ones skip the big sizes by default (`--all-sizes` adds them) so that `make bench` stays under 10 min on
+# a 2-core CPU: upstream SPADE takes about a minute a frame at 1024 px there.
+UPSTREAM = {
+    "pix2pix-unet256": Upstream("pix2pix", UnetConfig(), SIZES),
+    "cyclegan-resnet9": Upstream("cyclegan", ResnetConfig(), (256, 512)),
+    "ganilla": Upstream("ganilla", GanillaConfig(), (256, 512)),
+    "spade-coco": Upstream("spade", SpadeConfig(), (256,)),
+}
+PLACEHOLDERS = {"placeholder-labels": "labels", "placeholder-sketch": "sketch", "placeholder-image": "image"}
+REFERENCE_PIX2PIX = "pix2pix-unet256"
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+def model_names() -> list[str]:
+    """Bundled models (or the placeholders while `weights/` has none), then the upstream families."""
+    bundled = sorted(name for name, e in registry().items() if e.origin == "bundled")
+    return (bundled or list(PLACEHOLDERS)) + list(UPSTREAM)
+
+
+def default_sizes(name: str, all_sizes: bool = False) -> tuple[int, ...]:
+    return SIZES if all_sizes or name not in UPSTREAM else UPSTREAM[name].sizes
+
+
+def model_pair(name: str) -> tuple[Model, Model]:
+    """(model, reference): the same weights twice, the reference in its plain upstream form."""
+    if name in PLACEHOLDERS:
+        kind = PLACEHOLDERS[name]
+        return placeholder_model(kind), placeholder_model(kind)  # type: ignore[arg-type]  # seeded: same weights
+    if name not in UPSTREAM:
+        return load_model(name), load_model(name)
+    up = UPSTREAM[name]
+    family = get_family(up.family)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        reference = family.build(up.config).eval()
+        _random_statistics(reference)
+        if up.family == "spade":
+            _spectral(reference)
+    # What loading an upstream file does: spectral norm folded with the stored vectors, strict load.
+    plain = family.build(up.config).eval()
+    plain.load_state_dict(checkpoints.normalize(reference.state_dict()), strict=True)
+    card = synthesise_card(family, up.config, name=name, origin="seeded random weights (benchmark)")
+    return Model(card, plain), Model(card, reference)
+
+
+def _random_statistics(net: nn.Module) -> None:
+    """Trained-looking BatchNorm statistics (fresh ones are 0/1, which would make folding them trivial)."""
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d) and m.running_var is not None:
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            if m.affine:
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.2, 0.2)
+
+
+def _spectral(net: nn.Module) -> None:
+    # parametrizations.spectral_norm runs 15 power iterations when applied, so u/v are converged, as in a
+    # trained checkpoint; in eval mode each forward recomputes W / (u . W v) from them.
+    for m in list(net.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            spectral_norm(m)
+    net.eval()
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def sample_input(model: Model, size: int) -> np.ndarray:
+    """A deterministic painting-like input: label regions with curved borders, a line sketch, or a picture."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    kind = model.card.input_kind
+    if kind == "labels":
+        assert model.card.label_set is not None
+        indices = [label.index for label in model.card.label_set.labels][:7]
+        bands = (yy + 0.08 * np.sin(9 * xx) + 0.05 * np.sin(23 * xx + 1)) * len(indices[:4])
+        out = np.asarray(indices, np.uint16)[np.clip(bands.astype(int), 0, min(3, len(indices) - 1))]
+        for i, (cx, cy, r) in enumerate([(0.3, 0.6, 0.12), (0.7, 0.75, 0.09), (0.55, 0.35, 0.07)]):
+            out[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = indices[(4 + i) % len(indices)]
+        return out.astype(np.uint8) if max(indices) < 256 else out
+    if kind == "sketch":
+        rings = np.abs(np.sin(40 * np.hypot(xx - 0.4, yy - 0.6))) < 0.08
+        lines = np.abs(np.sin(25 * (xx + 0.3 * yy))) < 0.05
+        return np.where(rings | (lines & (yy < 0.4)), 255, 0).astype(np.uint8)
+    rgb = np.stack([xx, yy, 0.5 + 0.5 * np.sin(12 * xx * yy)], axis=-1)
+    noise = np.random.default_rng(0).normal(0, 0.05, rgb.shape)
+    return np.clip((rgb + noise) * 255, 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+@dataclass(frozen=True)
+class Timing:
+    median_ms: float
+    p95_ms: float
+    runs: int
+
+
+def _timing(seconds: list[float]) -> Timing:
+    ms = sorted(1000 * s for s in seconds)
+    return Timing(statistics.median(ms), float(np.percentile(ms, 95)), len(ms))
+
+
+def time_alternating(
+    runs: Sequence[Callable[[], object]], sync: Callable[[], None], *, repeats: int, budget_s: float
+) -> list[Timing]:
+    """Wall time of each callable, the callables run in turn (after one warm-up each), `repeats` rounds or until
+    `budget_s` has passed (at least 3 rounds)."""
+    for run in runs:
+        run()
+    sync()
+    times: list[list[float]] = [[] for _ in runs]
+    start = time.perf_counter()
+    for i in range(repeats):
+        if i >= 3 and time.perf_counter() - start > budget_s:
+            break
+        for run, t in zip(runs, times, strict=True):
+            t0 = time.perf_counter()
+            run()
+            sync()
+            t.append(time.perf_counter() - t0)
+    return [_timing(t) for t in times]
+
+
+def frame_flops(model: Model, size: int) -> float:
+    """FLOPs of one generator forward at size x size (counted on the meta device: nothing is computed)."""
+    card = model.card
+    channels = label_layout(model.config, card.label_set).channels if card.input_kind == "labels" else card.input_nc
+    with torch.device("meta"):
+        net = model.family.build(model.config).eval()
+        args: list[torch.Tensor] = [torch.zeros(1, channels, size, size)]
+        z_dim = int(getattr(model.config, "latent_dim", 0) or 0)
+        if z_dim:
+            args.append(torch.zeros(1, z_dim))
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            net(*args)
+    return float(counter.get_total_flops())
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+
+
+def current_rss_mb() -> float:
+    """Resident memory now (Linux /proc; elsewhere the peak, which is what the OS offers without psutil)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+    except OSError:
+        return peak_rss_mb()
+
+
+def measure_case(
+    name: str, size: int, device: str = "cpu", threads: int | None = 2, *, repeats: int = 10, budget_s: float = 20.0
+) -> dict[str, Any]:
+    """One model at one size on one device: fast path vs plain reference, FLOPs, memory (and tiles at >= 1024)."""
+    if size < 64 or size % 64:
+        raise InputError(f"bench size {size} is not usable; expected a multiple of 64 px (256, 512, 1024)")
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))
+    dev = pick_device(device)
+    model, reference = model_pair(name)
+    fast = Renderer(model, device=str(dev.type))
+    plain = Renderer(reference, device=str(dev.type), dtype=torch.float32, fast=False)
+    source = sample_input(model, size)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    got, want = fast.render_tensor(source), plain.render_tensor(source)
+    timing, ref = time_alternating(
+        [lambda: fast.render(source), lambda: plain.render(source)], sync, repeats=repeats, budget_s=budget_s
+    )
+    flops = frame_flops(model, size)
+    result: dict[str, Any] = {
+        "model": name,
+        "family": model.card.family,
+        "origin": "upstream" if name in UPSTREAM else "bundled",
+        "placeholder": bool(model.card.placeholder),
+        "input_kind": model.card.input_kind,
+        "size": size,
+        "device": dev.type,
+        "device_name": _device_name(dev),
+        "dtype": str(fast.dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "fast_path": list(fast.fast_steps),
+        "median_ms": timing.median_ms,
+        "p95_ms": timing.p95_ms,
+        "fps": 1000.0 / timing.median_ms,
+        "runs": timing.runs,
+        "reference_median_ms": ref.median_ms,
+        "reference_p95_ms": ref.p95_ms,
+        "speedup": ref.median_ms / timing.median_ms,
+        "max_abs_diff": float((got - want).abs().max()),
+        "gflop": flops / 1e9,
+        "gflop_per_s": flops / 1e9 / (timing.median_ms / 1000),
+        "peak_rss_mb": peak_rss_mb(),
+        "cuda_max_allocated_mb": torch.cuda.max_memory_allocated() / (1 << 20) if dev.type == "cuda" else None,
+    }
+    if result["origin"] == "bundled" and size >= 2 * TILE:
+        result["tiles"] = tile_seams(fast, source, sync)
+    return result
+
+
+def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None]) -> dict[str, Any]:
+    """Tiled vs full render of a big canvas: the largest difference (uint8 levels), and what one stroke costs
+    when only the tile region it touched is rendered again."""
+    full = renderer.render(source)
+    tiled = renderer.render_tiled(source, tile=TILE, overlap=TILE_OVERLAP)
+    h, w = source.shape[:2]
+    seam = np.zeros((h, w), bool)
+    for edge in range(TILE, max(h, w), TILE):  # 8 px either side of each tile border
+        seam[:, max(0, edge - 8) : edge + 8] = True
+        seam[max(0, edge - 8) : edge + 8, :] = True
+    diff = np.abs(full.astype(np.int16) - tiled.astype(np.int16)).max(axis=2)
+    box = Box(w // 2 - STROKE_BOX // 2, h // 2 - STROKE_BOX // 2, w // 2 + STROKE_BOX // 2, h // 2 + STROKE_BOX // 2)
+    latent = renderer.latent()
+    region, whole = time_alternating(
+        [lambda: renderer.render_region(source, box, overlap=TILE_OVERLAP, latent=latent),
+         lambda: renderer.render(source)],
+        sync, repeats=5, budget_s=10.0,
+    )
+    return {
+        "tile": TILE,
+        "overlap": TILE_OVERLAP,
+        "max_diff": int(diff.max()),
+        "max_seam_diff": int(diff[seam].max()),
+        "stroke_box": STROKE_BOX,
+        "stroke_region_median_ms": region.median_ms,
+        "full_median_ms": whole.median_ms,
+    }
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return platform.processor() or platform.machine()
+
+
+# ------------------------------------------------------------------------------------------ a whole run
+
+
+def run_all(
+    names: Sequence[str], devices: Sequence[str], threads: int, *, all_sizes: bool = False,
+    sizes: Sequence[int] | None = None, repeats: int = 10, budget_s: float = 20.0,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Every case in a child process of its own (its own peak RSS); a case that fails is reported, not fatal."""
+    import json
+
+    results = []
+    for device in devices:
+        for name in names:
+            for size in sizes or default_sizes(name, all_sizes):
+                cmd = [sys.executable, "-m", "paintgan", "bench", "--model", name, "--size", str(size),
+                       "--device", device, "--threads", str(threads), "--repeats", str(repeats),
+                       "--budget", str(budget_s), "--json"]
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if proc.returncode == 0:
+                    result = json.loads(proc.stdout)
+                else:
+                    lines = (proc.stderr.strip() or f"exit status {proc.returncode}").splitlines()
+                    result = {"model": name, "size": size, "device": device, "error": lines[-1]}
+                results.append(result)
+                if progress is not None:
+                    progress(result)
+    return results
+
+
+def present_devices() -> list[str]:
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+# ------------------------------------------------------------------------------------------ targets
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    goal: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+
+def _find(results: Sequence[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
+    for r in results:
+        if "error" not in r and all(r.get(k) == v for k, v in match.items()):
+            return r
+    return None
+
+
+def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = None) -> list[Target]:
+    """The issue's CPU targets, each with what this run measured."""
+    out: list[Target] = []
+    pix = _find(results, model=REFERENCE_PIX2PIX, size=256, device="cpu")
+    for r in [r for r in results if r.get("origin") == "bundled" and r.get("size") == 256 and r.get("device") == "cpu"]:
+        restyle = r["input_kind"] == "image"
+        limit = 100.0 if restyle else 40.0
+        out.append(Target(f"{r['model']} 256 px median", f"<= {limit:.0f} ms", f"{r['median_ms']:.1f} ms",
+                          r["median_ms"] <= limit))
+        if not restyle:
+            ratio = r["median_ms"] / pix["reference_median_ms"] if pix else math.nan
+            out.append(Target(f"{r['model']} vs plain pix2pix U-Net-256", "<= 0.3x",
+                              f"{ratio:.3f}x" if pix else "pix2pix not measured", ratio <= 0.3 if pix else None))
+    for r in [r for r in results if r.get("origin") == "upstream" and r.get("device") == "cpu"]:
+        out.append(Target(f"{r['model']} {r['size']} px speed-up vs reference", ">= 1.5x", f"{r['speedup']:.2f}x",
+                          r["speedup"] >= 1.5))
+    diffs = [r["max_abs_diff"] for r in results if "max_abs_diff" in r and r.get("dtype") == "float32"]
+    if diffs:
+        out.append(Target("fp32 fast path vs reference, largest output difference", "<= 1e-3",
+                          f"{max(diffs):.2e}", max(diffs) <= 1e-3))
+    for r in [r for r in results if "tiles" in r]:
+        t = r["tiles"]
+        out.append(Target(f"{r['model']} {r['size']} px tiles vs full render", "seams invisible",
+                          f"max seam diff {t['max_seam_diff']} levels; a stroke re-renders in "
+                          f"{t['stroke_region_median_ms']:.0f} ms vs {t['full_median_ms']:.0f} ms full",
+                          t["max_seam_diff"] <= 1))
+    if live:
+        growth = live["rss_end_mb"] - live["rss_start_mb"]
+        out += [
+            Target("live loop 256 px stroke-to-preview p95", "<= 120 ms", f"{live['latency_p95_ms']:.0f} ms",
+                   live["latency_p95_ms"] <= 120),
+            Target("live loop longest UI-thread stall", "<= 16 ms", f"{live['ui_longest_stall_ms']:.1f} ms",
+                   live["ui_longest_stall_ms"] <= 16),
+            Target("live loop memory over 10 s", "flat", f"{growth:+.0f} MB (RSS {live['rss_start_mb']:.0f} -> "
+                   f"{live['rss_end_mb']:.0f} MB)", abs(growth) <= 50),
+        ]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ table
+
+
+def table(results: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown table rows, one per case."""
+    head = ("| model | size | device | median ms | p95 ms | ref median ms | speed-up | max diff | GFLOP | GFLOP/s "
+            "| peak RSS MB | fast path |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['size']} | {r['device']} | error: {r['error']} |" + " |" * 8)
+            continue
+        lines.append(
+            f"| {r['model']} | {r['size']} | {r['device']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} "
+            f"| {r['reference_median_ms']:.1f} | {r['speedup']:.2f}x | {r['max_abs_diff']:.1e} | {r['gflop']:.1f} "
+            f"| {r['gflop_per_s']:.1f} | {r['peak_rss_mb']:.0f} | {', '.join(r['fast_path']) or '-'} |"
+        )
+    return lines
