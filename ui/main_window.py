@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
-        QTimer.singleShot(0, self.render_now)
+        QTimer.singleShot(0, self._send_request)
 
     # --- set-up ----------------------------------------------------------------------------------------------
     def _initial_entry(self) -> ModelEntry:
@@ -618,33 +618,34 @@ class MainWindow(QMainWindow):
             self._render_queued = True
             QTimer.singleShot(0, self._send_request)
 
-    def _send_request(self) -> None:
+    def _send_request(self, force: bool = False) -> None:
+        """Ask for the picture of what is on the canvas now (the worker ignores a repeat unless forced)."""
         self._render_queued = False
         if self._closing:
             return
         if self.restyle_panel.target == PHOTO:
             if self.photo is not None:
-                self.worker.request(RenderRequest(self.document.revision, self.photo, photo=True))
+                self.worker.request(RenderRequest(self.document.revision, self.photo, photo=True), force)
             return
         layer = self.document.labels if self.render_entry.input_kind == "labels" else self.document.sketch
         label_set = self.label_set if self.render_entry.input_kind == "labels" else None
         self.worker.request(RenderRequest(self.document.revision, layer.copy(), seed=self.seed,
-                                          style=self.style_reference, label_set=label_set))
+                                          style=self.style_reference, label_set=label_set), force)
 
     def render_now(self) -> None:
-        self._render_queued = False
-        self._send_request()
+        """The Render now button: renders even when nothing changed (after a failure, say)."""
+        self._send_request(force=True)
 
     def set_live(self, on: bool) -> None:
         self.settings.live = bool(on)
         if on:
-            self.render_now()
+            self._send_request()
 
     def set_seed(self, seed: int) -> None:
         if seed != self.seed:
             self.seed = int(seed)
             self.document.mark_dirty()
-            self.render_now()
+            self._send_request()
 
     def new_variation(self) -> None:
         self.seed_box.setValue(random.randrange(1, 2**31 - 1))
@@ -665,12 +666,12 @@ class MainWindow(QMainWindow):
     def _target_changed(self, target: str) -> None:
         if target == PHOTO and self.photo is None:
             self.open_photo_dialog()
-        self.render_now()
+        self._send_request()
 
     def set_photo(self, rgb: np.ndarray) -> None:
         self.photo = rgb
         self.restyle_panel.photo.setChecked(True)
-        self.render_now()
+        self._send_request()
 
     def open_photo(self, path: str) -> bool:
         try:
@@ -683,7 +684,7 @@ class MainWindow(QMainWindow):
 
     def set_style_reference(self, rgb: np.ndarray | None) -> None:
         self.style_reference = rgb
-        self.render_now()
+        self._send_request()
 
     def clear_style_reference(self) -> None:
         self.set_style_reference(None)
@@ -701,7 +702,7 @@ class MainWindow(QMainWindow):
         self.preview.clear()
         self.canvas.fit()
         self._update_title()
-        self.render_now()
+        self._send_request()
 
     def new_document(self, width: int = DEFAULT_SIDE, height: int = DEFAULT_SIDE) -> bool:
         if not self.maybe_save():

@@ -12,6 +12,7 @@ draft model does, when no refine model is chosen and the draft was made smaller 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from paintgan.errors import PaintGANError
 
+log = logging.getLogger(__name__)
 DRAFT, REFINE, RESTYLE = "draft", "refine", "restyle"
 ROLES = (DRAFT, REFINE, RESTYLE)
 PHOTO_MAX_SIDE = 1024
@@ -81,6 +83,17 @@ class _ModelJob:
     ready: dict[str, RendererLike] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Picture:
+    """The last rendered picture, kept so a new style can be applied without rendering again."""
+
+    req: RenderRequest
+    stage: str
+    model_name: str
+    base: np.ndarray
+    placeholder: bool
+
+
 @dataclass
 class _TileCache:
     """The last tiled full-size picture, so the next one re-renders only tiles whose input changed."""
@@ -88,6 +101,12 @@ class _TileCache:
     key: tuple
     source: np.ndarray
     picture: np.ndarray
+
+
+def _same_picture(a: RenderRequest, b: RenderRequest) -> bool:
+    return (a.revision == b.revision and a.photo == b.photo and a.seed == b.seed and a.style is b.style
+            and a.label_set == b.label_set and a.source.shape == b.source.shape
+            and (not a.photo or a.source is b.source))
 
 
 def one_line(exc: BaseException) -> str:
@@ -168,7 +187,7 @@ class RenderWorker(QObject):
         self._restyle_again = False
         self._refine: tuple[float, RenderRequest] | None = None
         self._thumbs: list[tuple[str, ModelSpec, np.ndarray]] = []
-        self._last: tuple[RenderRequest, str, str, np.ndarray, float] | None = None  # request, stage, model, base, ms
+        self._last: _Picture | None = None
         self._latest: RenderRequest | None = None  # rendered again when the models change
         self._tiles: _TileCache | None = None
         self._serial = 0
@@ -195,9 +214,15 @@ class RenderWorker(QObject):
     def running(self) -> bool:
         return self._thread.isRunning()
 
-    def request(self, request: RenderRequest) -> None:
-        """Latest wins: replaces any request not yet started, and cancels a refine that has not begun."""
+    def request(self, request: RenderRequest, force: bool = False) -> None:
+        """Latest wins: replaces any request not yet started, and cancels a refine that has not begun.
+
+        A request for exactly what was last asked (same revision, seed, style and kind) is dropped unless forced:
+        several parts of the UI may ask for the same picture in one turn.
+        """
         with self._cond:
+            if not force and self._latest is not None and _same_picture(request, self._latest):
+                return
             self._pending = self._latest = request
             self._refine = None
             self._cond.notify_all()
@@ -269,7 +294,7 @@ class RenderWorker(QObject):
                 elif kind == "refine":
                     self._render(payload, REFINE)
                 elif kind == "restyle":
-                    self._restyle_last(*payload)
+                    self._restyle_and_emit(payload, time.perf_counter())
                 else:
                     self._thumbnail(*payload)
             except Exception as exc:  # noqa: BLE001 - a model failing must never take the app down
@@ -324,10 +349,8 @@ class RenderWorker(QObject):
             else:
                 base = slot.renderer.render(source, style=req.style, seed=req.seed)
             model_name, placeholder = slot.name, slot.placeholder
-        styled, restyle_name = self._apply_restyle(base)
-        ms = (time.perf_counter() - start) * 1000.0
-        self._last = (req, stage, model_name, base, ms)
-        self._emit(req, stage, model_name, base, styled, restyle_name, ms, placeholder)
+        self._last = _Picture(req, stage, model_name, base, placeholder)
+        self._restyle_and_emit(self._last, start)
         if stage == DRAFT and (shrunk or self._slots[REFINE].renderer is not None):
             with self._cond:
                 if self._pending is None:
@@ -357,27 +380,30 @@ class RenderWorker(QObject):
         self._tiles = _TileCache(key, source.copy(), picture)
         return picture
 
-    def _apply_restyle(self, base: np.ndarray) -> tuple[np.ndarray | None, str]:
+    def _restyle_and_emit(self, picture: _Picture, start: float) -> None:
+        """Restyle (if a style is chosen) and hand the result over. A failing style still shows the unstyled
+        picture, and its message comes after it, so the picture does not clear the message."""
         slot = self._slots[RESTYLE]
-        if slot.renderer is None:
-            return None, ""
-        self.stats[RESTYLE] += 1
-        return slot.renderer.render(base), slot.name
-
-    def _restyle_last(self, req: RenderRequest, stage: str, model_name: str, base: np.ndarray, ms: float) -> None:
-        start = time.perf_counter()
-        styled, restyle_name = self._apply_restyle(base)
-        placeholder = self._slots[DRAFT].placeholder if stage == DRAFT else self._slots[REFINE].placeholder
-        ms = (time.perf_counter() - start) * 1000.0
-        self._emit(req, stage, model_name, base, styled, restyle_name, ms, placeholder and stage != "photo")
-
-    def _emit(self, req: RenderRequest, stage: str, model_name: str, base: np.ndarray, styled: np.ndarray | None,
-              restyle_name: str, ms: float, placeholder: bool) -> None:
+        styled, error = None, ""
+        if slot.renderer is not None:
+            self.stats[RESTYLE] += 1
+            try:
+                styled = slot.renderer.render(picture.base)
+            except Exception as exc:  # noqa: BLE001 - reported below; the picture is shown without the style
+                error = f"restyle {slot.name}: {one_line(exc)}"
         self._serial += 1
-        self.resultReady.emit(
-            RenderResult(self._serial, req.revision, stage, model_name, base, styled, restyle_name, ms, placeholder)
-        )
+        ms = (time.perf_counter() - start) * 1000.0
+        self.resultReady.emit(RenderResult(self._serial, picture.req.revision, picture.stage, picture.model_name,
+                                           picture.base, styled, slot.name if styled is not None else "", ms,
+                                           picture.placeholder))
+        if error:
+            self.failed.emit(error)
 
     def _thumbnail(self, name: str, spec: ModelSpec, sample: np.ndarray) -> None:
-        renderer = self.renderer_factory(_load(spec), "cpu", None)
-        self.thumbnailReady.emit(name, renderer.render(sample))
+        try:
+            renderer = self.renderer_factory(_load(spec), "cpu", None)
+            picture = renderer.render(sample)
+        except Exception as exc:  # noqa: BLE001 - the style keeps its initials tile; using it reports the error
+            log.warning("no thumbnail for %s: %s", name, one_line(exc))
+            return
+        self.thumbnailReady.emit(name, picture)

@@ -233,3 +233,26 @@ def test_big_canvas_final_render_redoes_only_the_tiles_near_a_change(fake, windo
     qtbot.waitUntil(final_for_current, timeout=10000)
     assert tiled.boxes[6:] == [(0, 0)]
     assert np.array_equal(window.preview.shown.base, fake().render(window.document.labels))
+
+
+def test_a_failing_style_still_shows_the_picture_and_says_why(fake, window, mouse, wait_result, qtbot):
+    window.worker.use_renderers(restyle=("brittle", fake(fail=True), False))
+    mouse.paint("brush", "water", [(10, 300), (500, 300)], size=30)
+    result = wait_result()
+    assert result.styled is None and window.preview.image() is not None
+    qtbot.waitUntil(lambda: window.preview.error.isVisibleTo(window.preview), timeout=5000)
+    assert "restyle brittle" in window.preview.error.text()
+
+
+def test_asking_again_for_the_same_picture_renders_once_unless_render_now(fake, window, wait_result, qtbot):
+    counting = fake()
+    window.worker.use_renderers(draft=("counting", counting, False))
+    window.render_action.trigger()
+    qtbot.waitUntil(lambda: len(counting.calls) == 1 and window.preview.shown.model_name == "counting")
+    for _ in range(3):  # live off and on again: nothing changed, nothing to render
+        window.live_action.setChecked(False)
+        window.live_action.setChecked(True)
+    qtbot.wait(300)
+    assert len(counting.calls) == 1
+    window.render_action.trigger()  # the user insists
+    qtbot.waitUntil(lambda: len(counting.calls) == 2)
