@@ -266,3 +266,18 @@ def test_labelled_photos_give_aligned_real_pairs() -> None:
     assert (lab[-lab.shape[0] // 10:] == WATER).mean() > 0.8
     pairs = crops(rgb, lab, np.random.default_rng(0), 3, 64)
     assert all(img.shape == (64, 64, 3) and m.shape == (64, 64) for img, m in pairs)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_compose_copes_with_any_painted_map() -> None:
+    # One class everywhere, speckle of all classes, water at the very top: nothing a person paints may crash it.
+    rng = np.random.default_rng(3)
+    maps = [np.full((64, 64), c, np.uint8) for c in range(10)]
+    maps.append(rng.integers(0, 10, (64, 64)).astype(np.uint8))
+    water_top = np.full((64, 64), GRASS, np.uint8)
+    water_top[:20] = WATER
+    maps.append(water_top)
+    for lab in maps:
+        img = compose(lab, flat_bank(), rng)
+        assert img.shape == (64, 64, 3) and img.dtype == np.uint8
+        assert 0 < img.mean() < 255

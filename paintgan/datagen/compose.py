@@ -87,7 +87,11 @@ def _noise(rng: np.random.Generator, h: int, w: int, gh: int, gw: int) -> np.nda
 
 
 def _dist(mask: np.ndarray) -> np.ndarray:
-    return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    m = mask.astype(np.uint8)
+    if m.all():
+        # Nothing outside the shape is in view (a map of one class): measure to the frame instead of infinity.
+        return cv2.distanceTransform(np.pad(m, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    return cv2.distanceTransform(m, cv2.DIST_L2, 3)
 
 
 def _dome_shade(mask: np.ndarray, strength: float, radius: float) -> np.ndarray:
