@@ -313,7 +313,8 @@ def offer_recovery(window: MainWindow, ask=ask_recovery, folder: Path | None = N
     return False
 
 
-def open_at_start(window: MainWindow, document: str | None, offer: bool = True, ask=ask_recovery) -> None:  # noqa: ANN001
+def open_at_start(window: MainWindow, document: str | None, offer: bool = True,
+                  ask=ask_recovery) -> None:  # noqa: ANN001
     """What a start does once the window is up: offer recovery, then open the painting given on the command
     line (unless a recovered one took its place: opening it would ask to throw the recovered work away)."""
     log.info("window shown")
