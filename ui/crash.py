@@ -160,14 +160,13 @@ def install_exception_hook(app: QApplication) -> CrashReporter:
 
 def show_fatal(summary: str, details: str) -> None:
     """A modal dialog for an error that ends the app (it has no window to go back to)."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    _app = QApplication.instance() or QApplication(sys.argv[:1])  # held while the dialog runs
     box = QMessageBox(QMessageBox.Icon.Critical, "PaintGAN could not start",
                       f"PaintGAN could not start:\n\n{summary}\n\nThe details are in the log file:\n{log_path()}",
                       QMessageBox.StandardButton.Ok)
     box.setObjectName("fatalDialog")
     box.setDetailedText(details)
     box.exec()
-    del app
 
 
 def run_guarded(start: Callable[[], int], interactive: bool = True) -> int:
@@ -176,7 +175,8 @@ def run_guarded(start: Callable[[], int], interactive: bool = True) -> int:
     try:
         setup_logging()
     except OSError as exc:  # an unwritable home must not stop the app; the log then goes nowhere
-        print(f"PaintGAN: cannot write a log file in {log_dir()}: {exc}", file=sys.stderr or sys.__stdout__)
+        if sys.stderr is not None:
+            print(f"PaintGAN: cannot write a log file in {log_dir()}: {exc}", file=sys.stderr)
     try:
         return start()
     except SystemExit:
