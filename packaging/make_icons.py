@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -46,6 +45,18 @@ def render(svg: Path, side: int) -> Image.Image:
     return Image.open(io.BytesIO(bytes(data))).convert("RGBA")
 
 
+def _write(path: Path, data: bytes) -> None:
+    # Unchanged files keep their time stamps, so PyInstaller does not redo a build for icons drawn again.
+    if not path.is_file() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
+def _encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
 def make_icons(out: Path, svg: Path = SVG) -> dict[int, Path]:
     """Write every icon under `out`; returns the hicolor PNG of each size."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -59,16 +70,17 @@ def make_icons(out: Path, svg: Path = SVG) -> dict[int, Path]:
         (folder / "apps").mkdir(parents=True, exist_ok=True)
         (folder / "mimetypes").mkdir(parents=True, exist_ok=True)
         pngs[side] = folder / "apps" / "paintgan.png"
-        images[side].save(pngs[side])
-        shutil.copyfile(pngs[side], folder / "mimetypes" / "application-x-paintgan.png")
+        png = _encoded(images[side], "PNG")
+        _write(pngs[side], png)
+        _write(folder / "mimetypes" / "application-x-paintgan.png", png)
     scalable = out / "hicolor" / "scalable"
     for kind, name in (("apps", "paintgan.svg"), ("mimetypes", "application-x-paintgan.svg")):
         (scalable / kind).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(svg, scalable / kind / name)
-    images[256].save(out / "paintgan.png")
-    images[256].save(out / "paintgan.ico", sizes=[(s, s) for s in ICO_SIZES],
-                     append_images=[images[s] for s in ICO_SIZES])
-    images[1024].save(out / "paintgan.icns", append_images=[images[s] for s in ICNS_SIZES])
+        _write(scalable / kind / name, svg.read_bytes())
+    _write(out / "paintgan.png", _encoded(images[256], "PNG"))
+    _write(out / "paintgan.ico", _encoded(images[256], "ICO", sizes=[(s, s) for s in ICO_SIZES],
+                                          append_images=[images[s] for s in ICO_SIZES]))
+    _write(out / "paintgan.icns", _encoded(images[1024], "ICNS", append_images=[images[s] for s in ICNS_SIZES]))
     return pngs
 
 

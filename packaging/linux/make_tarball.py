@@ -53,10 +53,17 @@ def stage(bundle: Path, folder: Path) -> Path:
     return folder
 
 
+def _newest(*folders: Path) -> float:
+    return max(p.lstat().st_mtime for folder in folders for p in [folder, *folder.rglob("*")])
+
+
 def make_tarball(bundle: Path, out: Path) -> Path:
+    """The tarball of `bundle`, rebuilt only when the bundle or the integration files changed since the last."""
     name = f"PaintGAN-{version()}-linux-{platform.machine()}"
-    folder = stage(bundle, out / name)
     target = out / f"{name}.tar.gz"
+    if target.exists() and target.stat().st_mtime > _newest(bundle, HERE, HERE.parent / "paintgan.svg"):
+        return target
+    folder = stage(bundle, out / name)
     tmp = out / f".{target.name}.tmp"
     try:
         with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
