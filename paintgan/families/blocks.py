@@ -22,8 +22,8 @@ class SeparableConv(nn.Module):
 
 
 def param_free_norm(kind: str, channels: int) -> nn.Module:
-    # Batch statistics become a fixed affine map in eval mode (free at render time); instance norm is the
-    # choice for training with batches of one.
+    """SPADE's normalisation before modulation: BatchNorm without affine (key name `param_free_norm` keeps
+    its running stats through `checkpoints.normalize`), or InstanceNorm without affine or stats."""
     if kind == "batch":
         return nn.BatchNorm2d(channels, affine=False)
     return nn.InstanceNorm2d(channels, affine=False)

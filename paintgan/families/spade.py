@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError, InputError
 from paintgan.families import Family, register
-from paintgan.families.blocks import upsample2
+from paintgan.families.blocks import param_free_norm, upsample2
 from paintgan.families.layout import check, matches, shape
 
 NAME = "spade"
@@ -112,12 +112,6 @@ class SpadeConfig:
         return round(sw / self.aspect_ratio), sw
 
 
-def _param_free_norm(kind: str, channels: int) -> nn.Module:
-    if kind == "batch":
-        return nn.BatchNorm2d(channels, affine=False)
-    return nn.InstanceNorm2d(channels, affine=False)
-
-
 class SegmapPyramid:
     """The label map resized (nearest) to each layer's size, computed once per size within one forward."""
 
@@ -135,7 +129,7 @@ class SPADE(nn.Module):
     def __init__(self, norm: str, norm_nc: int, label_nc: int, kernel_size: int) -> None:
         super().__init__()
         pad = kernel_size // 2
-        self.param_free_norm = _param_free_norm(norm, norm_nc)
+        self.param_free_norm = param_free_norm(norm, norm_nc)
         self.mlp_shared = nn.Sequential(nn.Conv2d(label_nc, HIDDEN, kernel_size, padding=pad), nn.ReLU())
         self.mlp_gamma = nn.Conv2d(HIDDEN, norm_nc, kernel_size, padding=pad)
         self.mlp_beta = nn.Conv2d(HIDDEN, norm_nc, kernel_size, padding=pad)

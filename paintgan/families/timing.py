@@ -38,6 +38,7 @@ CASES: list[tuple[str, str, Any, int]] = [
     ("light_unet default (1-ch sketch)", "light_unet", LightUnetConfig(input_nc=1), 1),
     ("cyclegan restyle ngf16 6 blocks", "cyclegan", ResnetConfig(ngf=16, n_blocks=6), 3),
     ("cyclegan restyle ngf32 6 blocks", "cyclegan", ResnetConfig(ngf=32, n_blocks=6), 3),
+    ("ganilla restyle half width", "ganilla", GanillaConfig(ngf=32, widths=(32, 64, 64, 128), fpn_size=64), 3),
 ]
 
 
