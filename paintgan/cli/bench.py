@@ -95,7 +95,7 @@ def _read_live(path: str | None) -> dict[str, Any] | None:
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise InputError(f"--live {path}: cannot read it ({exc}); expected the JSON of python -m ui.bench_live") from None
+        raise InputError(f"--live {path}: cannot read it ({exc}); expected the JSON of ui.bench_live") from None
     if not isinstance(data, dict) or "latency_p95_ms" not in data:
         raise InputError(f"--live {path} has no latency_p95_ms; expected the JSON of python -m ui.bench_live") from None
     return data

@@ -1,0 +1,124 @@
+"""`paintgan bench` produces well-formed figures for a case, a report with targets, and a table (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from paintgan import bench
+from paintgan.cli import main
+from paintgan.families.pix2pix import UnetConfig
+from paintgan.families.spade import SpadeConfig
+from paintgan.models import placeholder_model
+
+CASE_FIELDS = {
+    "model": str, "family": str, "origin": str, "size": int, "device": str, "dtype": str, "threads": int,
+    "fast_path": list, "median_ms": float, "p95_ms": float, "fps": float, "runs": int,
+    "reference_median_ms": float, "reference_p95_ms": float, "speedup": float, "max_abs_diff": float,
+    "gflop": float, "gflop_per_s": float, "peak_rss_mb": float,
+}
+
+
+@pytest.fixture
+def tiny_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Narrow stand-ins for the upstream families, built the same way (random statistics, spectral norm)."""
+    monkeypatch.setattr(bench, "UPSTREAM", {
+        "pix2pix-tiny": bench.Upstream("pix2pix", UnetConfig(ngf=4, num_downs=6), (64,)),
+        "spade-tiny": bench.Upstream("spade", SpadeConfig(label_nc=12, ngf=2), (64,)),
+    })
+
+
+def check_case(result: dict[str, Any], name: str, size: int) -> None:
+    for field, kind in CASE_FIELDS.items():
+        assert isinstance(result[field], kind), field
+    assert result["model"] == name and result["size"] == size and result["device"] == "cpu"
+    assert 0 < result["median_ms"] <= result["p95_ms"]
+    assert result["runs"] >= 3
+    assert math.isclose(result["speedup"], result["reference_median_ms"] / result["median_ms"])
+    assert result["max_abs_diff"] <= 1e-3
+    assert result["gflop"] > 0 and result["peak_rss_mb"] > 10
+
+
+@pytest.mark.parametrize("name", ["pix2pix-tiny", "spade-tiny"])
+def test_a_case_reports_speed_memory_flops_and_the_difference_to_the_reference(tiny_upstream: None, name: str) -> None:
+    result = bench.measure_case(name, 64, "cpu", threads=1, repeats=3, budget_s=0.1)
+    check_case(result, name, 64)
+    assert result["origin"] == "upstream" and result["fast_path"]
+    assert json.loads(json.dumps(result)) == result  # plain JSON types only
+
+
+def test_flops_per_frame_grow_with_the_pixel_count() -> None:
+    model = placeholder_model("sketch")
+    small, big = bench.frame_flops(model, 128), bench.frame_flops(model, 256)
+    assert small > 1e6 and big == pytest.approx(4 * small, rel=0.01)
+
+
+def test_sample_inputs_are_paintings_of_several_labels_lines_and_pictures() -> None:
+    labels = bench.sample_input(placeholder_model("labels"), 256)
+    assert labels.shape == (256, 256) and len(np.unique(labels)) >= 5
+    sketch = bench.sample_input(placeholder_model("sketch"), 128)
+    assert sketch.dtype == np.uint8 and 0.02 < (sketch > 0).mean() < 0.5
+    assert bench.sample_input(placeholder_model("image"), 64).shape == (64, 64, 3)
+
+
+def test_tiles_of_a_light_model_meet_without_seams(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paintgan.render import Renderer
+
+    monkeypatch.setattr(bench, "TILE", 128)
+    monkeypatch.setattr(bench, "STROKE_BOX", 32)
+    model = placeholder_model("labels")
+    tiles = bench.tile_seams(Renderer(model, device="cpu"), bench.sample_input(model, 256), lambda: None)
+    assert tiles["tile"] == 128 and tiles["max_seam_diff"] == 0 and tiles["max_diff"] == 0
+    assert tiles["stroke_region_median_ms"] > 0 and tiles["full_median_ms"] > 0
+
+
+def test_cli_prints_one_case_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "--model", "placeholder-sketch", "--size", "64", "--device", "cpu", "--threads", "1",
+            "--repeats", "3", "--budget", "0.1", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    check_case(result, "placeholder-sketch", 64)
+    assert result["origin"] == "bundled" and result["placeholder"] is True
+
+
+def test_cli_refuses_a_bad_size_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--model", "placeholder-sketch", "--size", "100", "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "size 100" in err and "multiple of 64" in err
+
+
+def test_targets_say_what_was_met() -> None:
+    pix = {"model": "pix2pix-unet256", "origin": "upstream", "size": 256, "device": "cpu", "dtype": "float32",
+           "median_ms": 100.0, "reference_median_ms": 150.0, "speedup": 1.5, "max_abs_diff": 2e-6}
+    land = {"model": "landscape", "origin": "bundled", "input_kind": "labels", "size": 256, "device": "cpu",
+            "dtype": "float32", "median_ms": 50.0, "reference_median_ms": 60.0, "speedup": 1.2, "max_abs_diff": 0.0}
+    live = {"latency_p95_ms": 90.0, "ui_longest_stall_ms": 20.0, "rss_start_mb": 500.0, "rss_end_mb": 505.0}
+    met = {t.what: t.met for t in bench.targets([pix, land], live)}
+    assert met["landscape 256 px median"] is False  # 50 ms > 40 ms
+    assert met["landscape vs plain pix2pix U-Net-256"] is False  # 50 / 150 > 0.3
+    assert met["pix2pix-unet256 256 px speed-up vs reference"] is True
+    assert met["fp32 fast path vs reference, largest output difference"] is True
+    assert met["live loop 256 px stroke-to-preview p95"] is True
+    assert met["live loop longest UI-thread stall"] is False
+    assert met["live loop memory over 10 s"] is True
+
+
+@pytest.mark.slow
+def test_a_full_run_writes_json_with_every_case_and_prints_a_table(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--model", "placeholder-image", "--size", "64", "--size", "128", "--device", "cpu",
+            "--threads", "1", "--repeats", "3", "--budget", "0.1", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| placeholder-image | 64 | cpu |" in printed and "| placeholder-image | 128 | cpu |" in printed
+    report = json.loads(out.read_text())
+    assert [r["size"] for r in report["results"]] == [64, 128]
+    for r in report["results"]:
+        check_case(r, "placeholder-image", r["size"])
+    assert report["threads"] == 1 and isinstance(report["targets"], list)
