@@ -21,7 +21,7 @@ from paintgan.families.ganilla import GanillaConfig
 from paintgan.families.light_spade import LightSpadeConfig
 from paintgan.families.pix2pix import UnetConfig
 from paintgan.families.spade import EncoderConfig, SpadeConfig, build_encoder
-from test_families import fixed_z, forward, randomize, sample_input
+from test_families import fixed_z, forward, one_thread, randomize, sample_input  # noqa: F401 (autouse fixture)
 
 
 def built(name: str, config: Any, seed: int = 0) -> nn.Module:

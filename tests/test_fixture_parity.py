@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import FIXTURES, needs_shared
 from PIL import Image
+from test_families import one_thread  # noqa: F401 (autouse fixture)
 
 from paintgan import checkpoints
 from paintgan.families.spade import SpadeConfig, instance_edges, semantic_tensor
