@@ -13,8 +13,8 @@
   `embedding_bag` (9 rows summed per pixel) instead of a 184-channel GEMM; the instance-edge channel, which is not
   one-hot, keeps a 1-channel conv. The input is checked to be exactly one-hot first; any other input takes the
   conv, so the rewrite never changes what a caller gets.
-* channels_last (NHWC) memory format for the upstream-size families, where oneDNN's convolutions run faster
-  (measured per family: see docs/PERFORMANCE.md).
+* channels_last (NHWC) memory format where it was measured to win (pix2pix and SPADE on the CPU; every family on
+  a GPU).
 
 Spectral norm needs no step here: `checkpoints.normalize` folds it when a file is read. Outputs match the plain
 network within 1e-3 (float rounding of the folded weights); `tests/test_fastpath.py` checks every family.
@@ -39,8 +39,11 @@ from paintgan.families.blocks import LabelModulation
 from paintgan.families.light_unet import SeparableUnit
 from paintgan.families.spade import SPADE, SegmapPyramid, SPADEGenerator
 
-# Families whose convolutions run faster in NHWC on oneDNN; the light families already switch layout inside.
-CHANNELS_LAST_FAMILIES = ("pix2pix", "cyclegan", "ganilla", "spade")
+# Families that ran faster in NHWC on the CPU (oneDNN), measured one thread, CPU time, 256 px: pix2pix 203 vs
+# 223 ms, SPADE 2054 vs 2412 ms; CycleGAN (660 vs 645) and GANILLA (374 vs 368) did not gain, their reflection
+# pads and instance norms being slower in NHWC. The light families switch layout inside. GPUs: NHWC always
+# (tensor cores want it).
+CHANNELS_LAST_FAMILIES = ("pix2pix", "spade")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,12 @@ class FastPath:
 # ------------------------------------------------------------------------------------------ public
 
 
+@torch.no_grad()
 def optimize(generator: nn.Module, family: str, *, channels_last: bool | None = None) -> FastPath:
     """An eval-mode copy of `generator` with the exact rewrites above; `generator` itself is left unchanged.
 
-    `channels_last` None means: where it wins for `family` on this kind of device (NHWC on the CPU for the
-    upstream-size families). The copy shares every parameter it does not rewrite, so memory grows only by the
+    `channels_last` None means: where it wins for `family` on this kind of device (`CHANNELS_LAST_FAMILIES` on
+    the CPU, all on a GPU). The copy shares every parameter it does not rewrite, so memory grows only by the
     rewritten layers (with channels_last: by the conv weights, which are copied into NHWC).
     """
     shared = {id(t): t for t in [*generator.parameters(), *generator.buffers()]}
@@ -72,7 +76,7 @@ def optimize(generator: nn.Module, family: str, *, channels_last: bool | None = 
         steps.append("one-hot conv as table look-up")
     device = next(generator.parameters(), torch.empty(0)).device
     if channels_last is None:
-        channels_last = family in CHANNELS_LAST_FAMILIES and device.type == "cpu"
+        channels_last = device.type != "cpu" or family in CHANNELS_LAST_FAMILIES
     if channels_last:
         net = _ChannelsLast(net)
         steps.append("channels_last")
@@ -150,6 +154,7 @@ class FusedSpade(nn.Module):
         self.mlp, folded = _merged_conv(gamma, beta, spade.param_free_norm)
         self.param_free_norm = nn.Identity() if folded else spade.param_free_norm
 
+
     def forward(self, x: Tensor, seg: SegmapPyramid) -> Tensor:
         actv = self.mlp_shared(seg.at((x.shape[2], x.shape[3])))
         g, b = self.mlp(actv).chunk(2, dim=1)
@@ -204,7 +209,10 @@ class OneHotConv(nn.Module):
         kh, kw = conv.kernel_size
         self.conv, self.onehot, self.kernel, self.labels = conv, onehot, (kh, kw), labels
         w = conv.weight[:, :onehot].permute(2, 3, 1, 0).reshape(kh * kw, onehot, conv.out_channels)
-        table = F.pad(w, (0, 0, 0, 1)).reshape(kh * kw * (onehot + 1), conv.out_channels)
+        table = F.pad(w, (0, 0, 0, 1))
+        if conv.bias is not None:  # every pixel's bag holds exactly one row of tap 0: the bias goes there
+            table[0] += conv.bias
+        table = table.reshape(kh * kw * (onehot + 1), conv.out_channels)
         self.register_buffer("table", table.contiguous(), persistent=False)
         self.register_buffer("taps", torch.arange(kh * kw) * (onehot + 1), persistent=False)
         self.rest: nn.Conv2d | None = None
@@ -222,10 +230,8 @@ class OneHotConv(nn.Module):
         bags = torch.stack([index[:, i : i + h, j : j + w] for i in range(kh) for j in range(kw)], dim=-1)
         summed = F.embedding_bag((bags + self.taps).reshape(-1, kh * kw), self.table, mode="sum")
         out = summed.view(n, h, w, -1).permute(0, 3, 1, 2)
-        if self.conv.bias is not None:
-            out = out + self.conv.bias[:, None, None]
         if self.rest is not None:
-            out = out + self.rest(seg[:, self.onehot :])
+            out = out + self.rest(seg[:, self.onehot :].contiguous())  # a strided slice sends conv to a slow path
         return out
 
 

@@ -53,8 +53,8 @@ CASES = [
     ("pix2pix", UnetConfig(ngf=8, num_downs=6), 3, "fold BatchNorm into convs"),
     ("pix2pix", UnetConfig(ngf=8, num_downs=6, norm="instance"), 3, "channels_last"),
     ("cyclegan", ResnetConfig(ngf=8, n_blocks=2, norm="batch"), 3, "fold BatchNorm into convs"),
-    ("cyclegan", ResnetConfig(ngf=8, n_blocks=2), 3, "channels_last"),
-    ("ganilla", GanillaConfig(ngf=16), 3, "channels_last"),
+    ("cyclegan", ResnetConfig(ngf=8, n_blocks=2), 3, None),  # nothing to fold, and NHWC does not win on a CPU
+    ("ganilla", GanillaConfig(ngf=16), 3, None),
     ("spade", SpadeConfig(label_nc=12, ngf=4), 14, "one-hot conv as table look-up"),
     ("spade", SpadeConfig(label_nc=12, instance_edges=False, ngf=4, norm="instance"), 13,
      "fold norm into one gamma/beta conv"),
@@ -66,7 +66,7 @@ CASES = [
 @pytest.mark.parametrize(("family", "config", "channels", "step"), CASES,
                          ids=[f"{c[0]}-{getattr(c[1], 'norm', '')}" for c in CASES])
 def test_fast_path_draws_the_same_picture_as_the_plain_network(
-    family: str, config: Any, channels: int, step: str
+    family: str, config: Any, channels: int, step: str | None
 ) -> None:
     net = trained_looking(family, config)
     if get_family(family).conditional == "labels":
@@ -74,7 +74,7 @@ def test_fast_path_draws_the_same_picture_as_the_plain_network(
     else:
         x = torch.rand(1, channels, 128, 128, generator=torch.Generator().manual_seed(1)) * 2 - 1
     fast = optimize(net, family)
-    assert step in fast.steps
+    assert step in fast.steps if step else fast.steps == ()
     with torch.inference_mode():
         want, got = net(x), fast.module(x)
     assert got.shape == want.shape and got.is_contiguous()
@@ -161,3 +161,4 @@ def test_upstream_pix2pix_file_renders_its_reference_output_through_the_fast_pat
     assert "fold BatchNorm into convs" in renderer.fast_steps
     got = renderer.render_tensor(read_rgb(folder / "input.png")).numpy()
     assert np.abs(got - np.load(folder / "output.npy")).max() <= TOLERANCE
+
