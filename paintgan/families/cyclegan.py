@@ -98,10 +98,6 @@ class ResnetGenerator(nn.Module):
         return self.model(x)
 
 
-def build(config: ResnetConfig) -> nn.Module:
-    return ResnetGenerator(config)
-
-
 def size_multiple(config: ResnetConfig) -> int:
     return 4
 
@@ -128,8 +124,8 @@ def detect(sd: dict[str, Tensor]) -> ResnetConfig | None:
     else:
         norm = "none"
     config = ResnetConfig(input_nc, last[0], ngf, n_blocks, norm, dropout, "zero" if zero else "reflect")
-    return config if matches(build, config, sd) else None
+    return config if matches(ResnetGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, ResnetConfig, build, size_multiple, detect, conditional="image")
+FAMILY = Family(NAME, ResnetConfig, ResnetGenerator, size_multiple, detect, conditional="image")
 register(FAMILY)

@@ -132,10 +132,6 @@ class GanillaGenerator(nn.Module):
         return torch.tanh(self.conv2(F.pad(out, (self.head_pad,) * 4, mode="reflect")))
 
 
-def build(config: GanillaConfig) -> nn.Module:
-    return GanillaGenerator(config)
-
-
 def size_multiple(config: GanillaConfig) -> int:
     return 16
 
@@ -155,8 +151,8 @@ def detect(sd: dict[str, Tensor]) -> GanillaConfig | None:
         config = GanillaConfig(stem[1], head[0], stem[0], tuple(counts), widths, lateral[0])
     except CheckpointError:
         return None
-    return config if matches(build, config, sd) else None
+    return config if matches(GanillaGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, GanillaConfig, build, size_multiple, detect, conditional="image")
+FAMILY = Family(NAME, GanillaConfig, GanillaGenerator, size_multiple, detect, conditional="image")
 register(FAMILY)

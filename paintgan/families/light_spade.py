@@ -117,10 +117,6 @@ class LightSpadeGenerator(nn.Module):
         return self.out(x, seg).contiguous()
 
 
-def build(config: LightSpadeConfig) -> nn.Module:
-    return LightSpadeGenerator(config)
-
-
 def size_multiple(config: LightSpadeConfig) -> int:
     return 2**config.n_down
 
@@ -139,8 +135,8 @@ def detect(sd: dict[str, Tensor]) -> LightSpadeConfig | None:
         config = LightSpadeConfig(head[1], ngf, n_down, n_blocks, embed[0], z[1] if z else 0, norm)
     except CheckpointError:
         return None
-    return config if matches(build, config, sd) else None
+    return config if matches(LightSpadeGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, LightSpadeConfig, build, size_multiple, detect, conditional="labels")
+FAMILY = Family(NAME, LightSpadeConfig, LightSpadeGenerator, size_multiple, detect, conditional="labels")
 register(FAMILY)

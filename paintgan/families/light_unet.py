@@ -105,10 +105,6 @@ class LightUnetGenerator(nn.Module):
         return self.out(h, x).contiguous()
 
 
-def build(config: LightUnetConfig) -> nn.Module:
-    return LightUnetGenerator(config)
-
-
 def size_multiple(config: LightUnetConfig) -> int:
     return 2**config.n_down
 
@@ -123,8 +119,8 @@ def detect(sd: dict[str, Tensor]) -> LightUnetConfig | None:
         config = LightUnetConfig(stem[1], out[0], stem[0], n_down, n_blocks, norm)
     except CheckpointError:
         return None
-    return config if matches(build, config, sd) else None
+    return config if matches(LightUnetGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, LightUnetConfig, build, size_multiple, detect, conditional="image")
+FAMILY = Family(NAME, LightUnetConfig, LightUnetGenerator, size_multiple, detect, conditional="image")
 register(FAMILY)

@@ -100,10 +100,6 @@ class UnetGenerator(nn.Module):
         return self.model(x)
 
 
-def build(config: UnetConfig) -> nn.Module:
-    return UnetGenerator(config)
-
-
 def size_multiple(config: UnetConfig) -> int:
     return 2**config.num_downs
 
@@ -129,8 +125,8 @@ def detect(sd: dict[str, Tensor]) -> UnetConfig | None:
     if num_downs < MIN_DOWNS:
         return None
     config = UnetConfig(input_nc, output_nc, num_downs, ngf, norm)
-    return config if matches(build, config, sd) else None
+    return config if matches(UnetGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, UnetConfig, build, size_multiple, detect, conditional="image")
+FAMILY = Family(NAME, UnetConfig, UnetGenerator, size_multiple, detect, conditional="image")
 register(FAMILY)

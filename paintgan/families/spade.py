@@ -209,10 +209,6 @@ class SPADEGenerator(nn.Module):
 
 
 
-def build(config: SpadeConfig) -> nn.Module:
-    return SPADEGenerator(config)
-
-
 def size_multiple(config: SpadeConfig) -> int:
     return 2 ** UPSAMPLING[config.num_upsampling_layers]
 
@@ -254,7 +250,7 @@ def detect(sd: dict[str, Tensor]) -> SpadeConfig | None:
         )  # fmt: skip
     except CheckpointError:
         return None
-    return config if matches(build, config, sd) else None
+    return config if matches(SPADEGenerator, config, sd) else None
 
 
 # ---- style encoder -------------------------------------------------------------------------------------------
@@ -389,5 +385,5 @@ def instance_edges(instance: np.ndarray) -> np.ndarray:
     return edge.astype(np.uint8)
 
 
-FAMILY = Family(NAME, SpadeConfig, build, size_multiple, detect, conditional="labels")
+FAMILY = Family(NAME, SpadeConfig, SPADEGenerator, size_multiple, detect, conditional="labels")
 register(FAMILY)
