@@ -16,10 +16,11 @@ their meaning), reshaped for CPU cost:
 * NHWC memory layout inside (oneDNN's depthwise convs are 10-30x faster in it on a CPU).
 The norm is parameter-free BatchNorm by default (a fixed affine map in eval, so free at render time).
 
-Cost of one 256x256 frame, 11 labels (`OMP_WAIT_POLICY=PASSIVE python -m paintgan.families.timing --only light`;
-this project's shared 2-core AMD EPYC, run queue ~12, so wall times are upper bounds):
-    default (ngf 32, n_down 3, n_blocks 2, hidden 32): 0.17 M params, 0.44 GMAC, 2 threads best-of-100 28.5 ms
-    n_blocks 4: 0.27 M, 0.55 GMAC; ngf 48: 0.31 M, 0.74 GMAC (each about +50% time on one thread)
+Cost of one 256x256 frame, 11 labels (`OMP_WAIT_POLICY=PASSIVE python -m paintgan.families.timing --only light
+--repeats 100`; this project's shared 2-core AMD EPYC under a run queue of ~12, so wall times are upper bounds):
+    default (ngf 32, n_down 3, n_blocks 2, hidden 32): 0.17 M params, 0.44 GMAC, 18-31 ms CPU on one thread,
+    28-65 ms wall at 2 threads (best of 100; the spread is the other processes' load)
+    n_blocks 4: 0.27 M, 0.55 GMAC, 33-35 ms CPU; ngf 48: 0.31 M, 0.74 GMAC, 28-36 ms CPU
 SPADE at ngf 64 (coco) is 97 M params and 191 GMAC a frame: about 430x the work.
 """
 

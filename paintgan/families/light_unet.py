@@ -13,9 +13,11 @@ A pix2pix-style U-Net reshaped for CPU cost:
 * NHWC memory layout inside (oneDNN's depthwise convs are 10-30x faster in it on a CPU).
 
 Cost of one 256x256 frame, 1-channel sketch (`OMP_WAIT_POLICY=PASSIVE python -m paintgan.families.timing --only
-light`; this project's shared 2-core AMD EPYC, run queue ~12, so wall times are upper bounds):
-    default (ngf 32, n_down 4, n_blocks 4): 0.66 M params, 0.32 GMAC, 2 threads best-of-100 21.8 ms
-    n_blocks 8: 1.21 M, 0.45 GMAC (+30% time); ngf 48: 1.47 M, 0.65 GMAC (+80%)
+light --repeats 100`; this project's shared 2-core AMD EPYC under a run queue of ~12, so wall times are upper
+bounds):
+    default (ngf 32, n_down 4, n_blocks 4): 0.66 M params, 0.32 GMAC, 14-22 ms CPU on one thread,
+    22-40 ms wall at 2 threads (best of 100; the spread is the other processes' load)
+    n_blocks 8: 1.21 M, 0.45 GMAC, 20-21 ms CPU; ngf 48: 1.47 M, 0.65 GMAC, 28-29 ms CPU
 pix2pix unet_256 at ngf 64 is 54 M params and 6 GMAC a frame.
 """
 
