@@ -1,7 +1,8 @@
 """Reading upstream generator checkpoints safely, repairing their known quirks, and detecting their family.
 
 `read_state_dict` never unpickles arbitrary objects (`torch.load(weights_only=True)`, or safetensors).
-`normalize` repairs what upstream users trip over: DataParallel `module.` prefixes, InstanceNorm running stats
+`normalize` repairs what upstream users trip over: DataParallel `module.` prefixes (and a `netG.`/`generator.`
+prefix shared by every key, from saves of a whole GAN module), InstanceNorm running stats
 saved by old PyTorch releases, BatchNorm files from before `num_batches_tracked`, and spectral norm
 (`weight_orig/weight_u/weight_v`, or the newer parametrization keys), folded into plain weights with the stored
 vectors: W = W_orig / sigma, sigma = u . (W_mat v). That is exactly what the spectral-norm module computes in eval
@@ -30,6 +31,8 @@ StateDict = dict[str, Tensor]
 
 # Training scripts often save {"netG": sd, "optimizer": ..., "epoch": ...}; these keys hold the generator.
 WRAPPER_KEYS = ("state_dict", "model", "netG", "generator", "G", "params")
+# Saves of a whole GAN module (Lightning, training wrappers) put the generator's attribute name before every key.
+SHARED_PREFIXES = ("netG.", "netG_A.", "generator.")
 # SPADE's affine-free BatchNorm keeps running stats on purpose; every other weightless norm with stats is a
 # legacy InstanceNorm.
 _STATEFUL_PARAM_FREE = "param_free_norm"
@@ -44,7 +47,7 @@ def read_state_dict(path: str | Path) -> StateDict:
         loaded: Any = _read_safetensors(path)
     else:
         loaded = _read_pickle(path)
-    return _tensors_only(_unwrap(loaded, path), path)
+    return _tensors_only(_unwrap(loaded), path)
 
 
 def _read_safetensors(path: Path) -> StateDict:
@@ -94,7 +97,7 @@ def _first_line(exc: BaseException) -> str:
     return text.split(". ")[0].rstrip(".")[:120]
 
 
-def _unwrap(loaded: Any, path: Path) -> Any:
+def _unwrap(loaded: Any) -> Any:
     if isinstance(loaded, Mapping) and not all(isinstance(v, Tensor) for v in loaded.values()):
         for key in WRAPPER_KEYS:
             inner = loaded.get(key)
@@ -120,13 +123,14 @@ def _tensors_only(loaded: Any, path: Path) -> StateDict:
 
 def normalize(sd: Mapping[str, Tensor]) -> StateDict:
     """Repair the known quirks of upstream state dicts (idempotent; returns a new dict, tensors shared)."""
-    out: StateDict = {}
-    for key, value in sd.items():
-        if key == "_metadata":
-            continue
-        while key.startswith("module."):
-            key = key[len("module.") :]
-        out[key] = value
+    out: StateDict = {k: v for k, v in sd.items() if k != "_metadata"}
+    stripped = True
+    while stripped:  # wrappers nest: netG.module.model.1.weight
+        stripped = False
+        for prefix in ("module.", *SHARED_PREFIXES):
+            if out and all(k.startswith(prefix) for k in out):
+                out = {k[len(prefix) :]: v for k, v in out.items()}
+                stripped = True
     _fold_spectral_norm(out)
     _fold_spectral_parametrizations(out)
     _drop_instance_norm_stats(out)

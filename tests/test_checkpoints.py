@@ -79,6 +79,8 @@ def test_wrapped_training_checkpoint_and_safetensors(tmp_path: Path) -> None:
     net = built("cyclegan", config)
     sd = net.state_dict()
     assert_same_output(save(tmp_path, {"netG": sd, "epoch": 12, "lr": 2e-4}), "cyclegan", config, net)
+    lightning = {"state_dict": {f"netG.module.{k}": v for k, v in sd.items()}, "global_step": 100}
+    assert_same_output(save(tmp_path, lightning), "cyclegan", config, net)
     save_file({k: v.contiguous() for k, v in sd.items()}, str(tmp_path / "g.safetensors"))
     assert_same_output(tmp_path / "g.safetensors", "cyclegan", config, net)
 
@@ -134,6 +136,12 @@ def test_spectral_norm_is_folded_with_the_stored_vectors(tmp_path: Path, name: s
     assert any(k.endswith(marker) for k in sd)
     # Folding is exact up to float rounding of one division per weight.
     assert_same_output(save(tmp_path, sd), name, config, net, atol=1e-5)
+
+
+def test_normalize_is_idempotent_on_nested_wrappers() -> None:
+    sd = {"netG.module.model.1.weight": torch.zeros(1), "netG.module.model.1.bias": torch.zeros(1)}
+    once = checkpoints.normalize(sd)
+    assert list(once) == ["model.1.weight", "model.1.bias"] and checkpoints.normalize(once) == once
 
 
 def test_spade_param_free_batchnorm_keeps_its_stats() -> None:
