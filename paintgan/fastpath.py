@@ -27,7 +27,6 @@ input size, which a live painting app that changes canvas sizes cannot afford).
 from __future__ import annotations
 
 import copy
-import weakref
 from dataclasses import dataclass
 
 import torch
@@ -72,7 +71,9 @@ def optimize(generator: nn.Module, family: str, *, channels_last: bool | None = 
         steps.append("fold BatchNorm into convs")
     if _fuse_modulations(net):
         steps.append("fold norm into one gamma/beta conv")
-    if _onehot_lookups(net):
+    labels = _onehot_lookups(net)
+    if labels is not None:
+        net = _LabelMaps(net, labels)
         steps.append("one-hot conv as table look-up")
     device = next(generator.parameters(), torch.empty(0)).device
     if channels_last is None:
@@ -156,7 +157,13 @@ class FusedSpade(nn.Module):
 
 
     def forward(self, x: Tensor, seg: SegmapPyramid) -> Tensor:
-        actv = self.mlp_shared(seg.at((x.shape[2], x.shape[3])))
+        size = (x.shape[2], x.shape[3])
+        shared = self.mlp_shared[0]
+        found = shared.labels.level(size, shared.kernel) if isinstance(shared, OneHotConv) else None
+        if found is None:
+            actv = self.mlp_shared(seg.at(size))
+        else:  # the pyramid's 184-channel resize is never made
+            actv = self.mlp_shared[1](shared.lookup(*found))
         g, b = self.mlp(actv).chunk(2, dim=1)
         return torch.addcmul(b, self.param_free_norm(x), g)
 
@@ -202,12 +209,14 @@ class OneHotConv(nn.Module):
     conv's weight for label l at tap k, row k * (L + 1) + L is zero (the padding outside the picture), and
     `embedding_bag` sums the 9 rows of each pixel. Channels after the one-hot (instance edges) keep a small conv.
     Output is NHWC in memory (channels_last), which the following conv prefers. Anything else: the plain conv.
+    Inside a SPADE generator, `FusedSpade` calls `lookup` with the level's indices from the shared `LabelIndex`.
     """
 
     def __init__(self, conv: nn.Conv2d, onehot: int, labels: LabelIndex) -> None:
         super().__init__()
         kh, kw = conv.kernel_size
-        self.conv, self.onehot, self.kernel, self.labels = conv, onehot, (kh, kw), labels
+        self.conv, self.onehot, self.kernel = conv, onehot, (kh, kw)
+        self.labels = labels  # the generator's, filled for each forward pass by `_LabelMaps`
         w = conv.weight[:, :onehot].permute(2, 3, 1, 0).reshape(kh * kw, onehot, conv.out_channels)
         table = F.pad(w, (0, 0, 0, 1))
         if conv.bias is not None:  # every pixel's bag holds exactly one row of tap 0: the bias goes there
@@ -222,58 +231,97 @@ class OneHotConv(nn.Module):
             self.rest.weight = nn.Parameter(conv.weight[:, onehot:], requires_grad=False)
 
     def forward(self, seg: Tensor) -> Tensor:
-        index = self.labels.padded_index(seg, self.onehot, self.kernel) if seg.device.type == "cpu" else None
-        if index is None:
-            return self.conv(seg)  # not one-hot, or a GPU, where the dense conv is fast and checking would sync
-        n, _, h, w = seg.shape
+        """The conv of a whole tensor (callers outside a SPADE generator): a look-up if it is one-hot."""
+        if seg.device.type == "cpu":
+            index = LabelIndex(self.onehot)
+            index.begin(seg)
+            found = index.level((seg.shape[2], seg.shape[3]), self.kernel)
+            if found is not None:
+                return self.lookup(*found)
+        return self.conv(seg)
+
+    def lookup(self, index: Tensor, edges: Tensor | None) -> Tensor:
+        """The conv's output from padded label indices (N x H+kh-1 x W+kw-1) and the other channels."""
         kh, kw = self.kernel
+        n, h, w = index.shape[0], index.shape[1] - kh + 1, index.shape[2] - kw + 1
         bags = torch.stack([index[:, i : i + h, j : j + w] for i in range(kh) for j in range(kw)], dim=-1)
         summed = F.embedding_bag((bags + self.taps).reshape(-1, kh * kw), self.table, mode="sum")
         out = summed.view(n, h, w, -1).permute(0, 3, 1, 2)
-        if self.rest is not None:
-            out = out + self.rest(seg[:, self.onehot :].contiguous())  # a strided slice sends conv to a slow path
+        if self.rest is not None and edges is not None:
+            out = out + self.rest(edges)
         return out
 
 
 class LabelIndex:
-    """The padded label-index map of each one-hot tensor, computed once and shared by every look-up conv.
+    """One forward pass's label map as indices, resized to each SPADE level, shared by every look-up conv.
 
-    All SPADE layers at one resolution see the same resized label map (one `SegmapPyramid` level), so the
-    one-hot check and argmax run once per level. Entries hold the tensor weakly: a new forward's maps are new
-    tensors, and the old ones (which can be hundreds of MB) are not kept alive.
+    `begin(seg)` checks once that the full-size input is one-hot and takes its argmax. A level is then the
+    nearest-neighbour resize of that index map, which selects exactly the pixels that resizing the one-hot
+    tensor (what `SegmapPyramid` does, 184 channels) would, at 1/184 of the memory traffic.
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[tuple[int, int, tuple[int, int]], tuple[weakref.ref[Tensor], Tensor | None]] = {}
+    def __init__(self, onehot: int) -> None:
+        self.onehot = onehot
+        self._base: Tensor | None = None
+        self._edges: Tensor | None = None
+        self._levels: dict[tuple[tuple[int, int], tuple[int, int]], tuple[Tensor, Tensor | None]] = {}
 
-    def padded_index(self, seg: Tensor, onehot: int, kernel: tuple[int, int]) -> Tensor | None:
-        """N x (H + kh - 1) x (W + kw - 1) label indices padded with `onehot`; None if not exactly one-hot."""
-        key = (id(seg), onehot, kernel)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0]() is seg:
-            return entry[1]
-        self._entries = {k: e for k, e in self._entries.items() if e[0]() is not None}
-        labels = seg[:, :onehot]
-        index = None
+    def begin(self, seg: Tensor) -> None:
+        self.end()
+        labels = seg[:, : self.onehot]
+        if seg.device.type != "cpu":  # GPUs run the dense conv fast, and checking would sync the host
+            return
         if bool(((labels == 0) | (labels == 1)).all()) and bool((labels.sum(1) == 1).all()):
+            self._base = labels.argmax(1, keepdim=True).to(torch.float32)  # small integers: exact in float
+            self._edges = seg[:, self.onehot :].contiguous() if seg.shape[1] > self.onehot else None
+
+    def end(self) -> None:
+        self._base, self._edges, self._levels = None, None, {}
+
+    def level(self, size: tuple[int, int], kernel: tuple[int, int]) -> tuple[Tensor, Tensor | None] | None:
+        """(label indices at `size` padded for `kernel` with the zero row `onehot`, other channels at `size`);
+        None when the input was not one-hot."""
+        if self._base is None:
+            return None
+        key = (size, kernel)
+        if key not in self._levels:
+            base, edges = self._base, self._edges
+            if tuple(base.shape[2:]) != size:
+                base = F.interpolate(base, size=size, mode="nearest")
+                edges = None if edges is None else F.interpolate(edges, size=size, mode="nearest")
             kh, kw = kernel
-            index = F.pad(labels.argmax(1), (kw // 2, kw // 2, kh // 2, kh // 2), value=onehot)
-        self._entries[key] = (weakref.ref(seg), index)
-        return index
+            index = F.pad(base[:, 0].long(), (kw // 2, kw // 2, kh // 2, kh // 2), value=self.onehot)
+            self._levels[key] = (index, edges)
+        return self._levels[key]
 
 
-def _onehot_lookups(net: nn.Module) -> int:
-    count = 0
-    for gen in [m for m in net.modules() if isinstance(m, SPADEGenerator)]:
-        c = gen.config
-        onehot, labels = c.label_nc + int(c.contain_dontcare), LabelIndex()
-        for spade in [m for m in gen.modules() if isinstance(m, FusedSpade)]:
-            conv = spade.mlp_shared[0]
-            if isinstance(conv, nn.Conv2d) and conv.stride == (1, 1) and conv.padding == (conv.kernel_size[0] // 2,
-                                                                                            conv.kernel_size[1] // 2):
-                spade.mlp_shared[0] = OneHotConv(conv, onehot, labels)
-                count += 1
-    return count
+class _LabelMaps(nn.Module):
+    """Runs a SPADE generator with its label map's indices available to the look-up convs for that call."""
+
+    def __init__(self, net: nn.Module, labels: LabelIndex) -> None:
+        super().__init__()
+        self.net, self.labels = net, labels
+
+    def forward(self, seg: Tensor, *args: Tensor | None) -> Tensor:
+        self.labels.begin(seg)
+        try:
+            return self.net(seg, *args)
+        finally:
+            self.labels.end()  # the maps can be hundreds of MB at 4096 px
+
+
+def _onehot_lookups(net: nn.Module) -> LabelIndex | None:
+    """Look-up convs for a SPADE generator's `mlp_shared` layers; the shared LabelIndex, or None if none."""
+    if not isinstance(net, SPADEGenerator):
+        return None
+    c = net.config
+    labels = LabelIndex(c.label_nc + int(c.contain_dontcare))
+    for spade in [m for m in net.modules() if isinstance(m, FusedSpade)]:
+        conv = spade.mlp_shared[0]
+        if isinstance(conv, nn.Conv2d) and conv.stride == (1, 1) and conv.padding == (conv.kernel_size[0] // 2,
+                                                                                        conv.kernel_size[1] // 2):
+            spade.mlp_shared[0] = OneHotConv(conv, labels.onehot, labels)
+    return labels
 
 
 # ------------------------------------------------------------------------------------------ layout

@@ -107,7 +107,7 @@ def test_spade_layers_merge_gamma_and_beta_into_one_conv_with_the_norm_folded() 
 def test_one_hot_lookup_equals_the_conv_and_other_inputs_take_the_conv() -> None:
     torch.manual_seed(0)
     conv = nn.Conv2d(9, 16, 3, padding=1)  # 8 one-hot label channels + 1 edge channel
-    lookup = OneHotConv(conv, 8, LabelIndex())
+    lookup = OneHotConv(conv, 8, LabelIndex(8))
     x = label_input(10, 64, edges=True)[:, [*range(8), 9]]  # no dontcare column: 8 labels + edges
     x[:, :8] = nn.functional.one_hot(x[:, :8].argmax(1), 8).permute(0, 3, 1, 2).float()
     with torch.inference_mode():
@@ -162,3 +162,14 @@ def test_upstream_pix2pix_file_renders_its_reference_output_through_the_fast_pat
     got = renderer.render_tensor(read_rgb(folder / "input.png")).numpy()
     assert np.abs(got - np.load(folder / "output.npy")).max() <= TOLERANCE
 
+
+
+def test_spade_fast_path_takes_the_conv_for_a_soft_label_map_and_keeps_no_maps_after_a_call() -> None:
+    net = trained_looking("spade", SpadeConfig(label_nc=12, ngf=4))
+    fast = optimize(net, "spade").module
+    soft = label_input(14, 64, edges=True) * 0.9 + 0.1 / 14  # blended labels are not one-hot: no look-up
+    with torch.inference_mode():
+        assert float((fast(soft) - net(soft)).abs().max()) <= TOLERANCE
+        fast(label_input(14, 64, edges=True))
+    index = next(m.labels for m in fast.modules() if isinstance(m, OneHotConv))
+    assert index.level((64, 64), (3, 3)) is None  # released: big canvases' maps are hundreds of MB
