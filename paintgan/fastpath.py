@@ -19,9 +19,12 @@
 Spectral norm needs no step here: `checkpoints.normalize` folds it when a file is read. Outputs match the plain
 network within 1e-3 (float rounding of the folded weights); `tests/test_fastpath.py` checks every family.
 
-Tried and not kept (measured on the 2-core CPU, see docs/PERFORMANCE.md): TorchScript freeze +
-`optimize_for_inference` (no faster than channels_last eager), `torch.compile` (minutes of compilation per
-input size, which a live painting app that changes canvas sizes cannot afford).
+Tried and not kept (one thread, CPU time, 256 px, on the 2-core dev machine; docs/PERFORMANCE.md):
+* TorchScript freeze + `optimize_for_inference` on pix2pix: 173 ms vs 159 ms channels_last eager.
+* `torch.compile` (inductor) on pix2pix: 190 s to compile (per input size), then 228 ms vs 161 ms eager.
+* SPADE gamma/beta as per-label constants inside label regions, the conv only on 16 px tiles holding a border:
+  exact, but the gather/scatter cost more than the conv it saved (2.2 s vs 2.0 s a frame at ngf 64).
+* ONNX Runtime: not measured; exporting needs the `onnx`/`onnxscript` packages, which PaintGAN does not ship.
 """
 
 from __future__ import annotations
