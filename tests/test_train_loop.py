@@ -66,6 +66,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return RunDir.load_checkpoint(path)["nets"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("family", "make", "options"),
     [
@@ -104,6 +105,7 @@ def test_a_run_folder_is_not_overwritten_and_resume_needs_a_run(tmp_path: Path) 
     assert main(["train", "--family", "pix2pix", "--data", str(data), "--out", str(tmp_path / "empty"), "--resume"]) == 2
 
 
+@pytest.mark.slow
 def test_export_then_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = make_labels_folder(tmp_path / "data", n=2, size=64)
     names = ["sky", "grass", "tree", "rock"]
@@ -126,6 +128,7 @@ def test_export_then_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert Image.open(rendered).size == (64, 64)
 
 
+@pytest.mark.slow
 def test_unpaired_export_offers_both_directions(tmp_path: Path) -> None:
     data = make_unpaired_folder(tmp_path / "data", n=2, size=64)
     run(data, tmp_path / "run", "cyclegan", steps=1, size=64, model={"ngf": 4, "n_blocks": 1})

@@ -86,6 +86,9 @@ def generator_config(family: Family, inputs: InputSpec, size: int, overrides: di
     if unknown:
         raise ConfigError(f"{family.name} has no setting {', '.join(unknown)}; expected some of: {', '.join(sorted(names))}")
     values.update(overrides)
+    if values.get("use_vae"):
+        raise ConfigError("training SPADE's VAE style encoder is not supported; leave use_vae false "
+                          "(style comes from the label map alone)")
     values = {k: v for k, v in values.items() if k in names}
     config = family.config_cls(**values)
     multiple = int(family.size_multiple(config))
