@@ -153,7 +153,8 @@ def test_every_kind_of_model_exports_and_renders(tmp_path: Path, family: str, in
     if input_kind == "edges":
         shutil.rmtree(data / "labels")
     run(data, tmp_path / "run", family, steps=2, size=64, input=input_kind, **options)
-    model = load_model(export_run(tmp_path / "run", tmp_path / "m.safetensors") and tmp_path / "m.safetensors")
+    export_run(tmp_path / "run", tmp_path / "m.safetensors")
+    model = load_model(tmp_path / "m.safetensors")
     if input_kind == "labels":
         source = np.asarray(Image.open(data / "labels" / "s0.png"))
     else:
