@@ -22,17 +22,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from paintgan.errors import PaintGANError
 from paintgan.images import read_rgb, write_image
 from paintgan.labels import LabelSet
+from paintgan.teachers import TeacherError
 from paintgan.train import ddp
 from paintgan.train.config import TrainConfig
 from paintgan.train.data import TrainingSet, picture_u8, source_array
 from paintgan.train.rundir import RunDir
-
-
-class TeacherError(PaintGANError):
-    """A teacher that cannot be loaded or does not fit the data."""
 
 
 @dataclass
