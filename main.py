@@ -1,8 +1,13 @@
 """Start the PaintGAN desktop app: `python main.py [painting.paintgan] [--smoke-screenshot out.png]`."""
 
+import os
 import sys
 
-from ui.crash import run_guarded
+# Idle torch worker threads must sleep, not spin: spinning ones take the core the brush needs.
+# Set before anything imports torch, since OpenMP reads it once.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from ui.crash import run_guarded  # noqa: E402
 
 
 def start() -> int:
