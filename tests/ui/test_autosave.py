@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -223,32 +225,48 @@ app.exec()
 """
 
 
-def _start_child(tmp_path: Path, script: str, *args: str) -> subprocess.Popen:
-    path = tmp_path / "child.py"
-    path.write_text(textwrap.dedent(script))
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, str(path), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=tmp_path)
+class Child:
+    """A Python script in a subprocess whose output lines can be awaited with a time limit."""
+
+    def __init__(self, tmp_path: Path, script: str, *args: str) -> None:
+        path = tmp_path / "child.py"
+        path.write_text(textwrap.dedent(script))
+        self.errors = tmp_path / "child-stderr.txt"
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
+        with self.errors.open("w") as stderr:
+            self.process = subprocess.Popen([sys.executable, str(path), *args], stdout=subprocess.PIPE,
+                                            stderr=stderr, text=True, env=env, cwd=tmp_path)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def line(self, timeout: float) -> str:
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no output in {timeout} s: {self.errors.read_text()[-2000:]}") from None
+
+    def kill(self) -> int:
+        self.process.kill()
+        return self.process.wait(30)  # reaped, as a desktop does: the lock's process is gone
 
 
 @pytest.mark.slow
 def test_killed_while_painting_the_next_start_recovers_the_last_autosave_exactly(window, tmp_path):
     source = tmp_path / "valley.paintgan"
-    child = _start_child(tmp_path, CHILD_PAINTER, str(source))
+    child = Child(tmp_path, CHILD_PAINTER, str(source))
     autosaves: list[str] = []
     try:
-        deadline = time.monotonic() + 120
         while len(autosaves) < 2:
-            line = child.stdout.readline()
-            assert line or child.poll() is None, child.stderr.read()[-2000:]
+            line = child.line(timeout=120)
             if line.startswith("AUTOSAVED"):
                 autosaves.append(line.split()[1])
-            assert time.monotonic() < deadline, "the painting child never autosaved"
-        child.send_signal(signal.SIGKILL)  # strokes keep coming every 15 ms: killed in the middle of painting
     finally:
-        child.kill()
-        child.wait(30)  # reaped, as a desktop does: the lock's process is gone
-    assert child.returncode == -signal.SIGKILL
+        code = child.kill()  # strokes keep coming every 15 ms: killed in the middle of painting
+    assert code == -signal.SIGKILL
     assert len(set(autosaves)) == 2  # it was painting between the two autosaves
 
     orphans = find_orphans()
@@ -289,16 +307,14 @@ def test_killed_in_the_middle_of_a_save_the_file_is_whole_and_the_leftover_is_cl
         versions.add(digest(labels, r.integers(0, 256, (1024, 1024), dtype=np.uint8)))
     leftovers: list[Path] = []
     for _attempt in range(8):
-        child = _start_child(tmp_path, CHILD_SAVER, str(target))
+        child = Child(tmp_path, CHILD_SAVER, str(target))
         try:
-            assert child.stdout.readline().startswith("SAVING"), child.stderr.read()[-2000:]
+            assert child.line(timeout=120).startswith("SAVING")
             deadline = time.monotonic() + 60
             while not target.exists() or not list(tmp_path.glob(".big.paintgan.*.tmp")):
-                assert time.monotonic() < deadline and child.poll() is None, "the saver never wrote"
-            child.send_signal(signal.SIGKILL)  # a temporary file exists: the save is under way
+                assert time.monotonic() < deadline and child.process.poll() is None, "the saver never wrote"
         finally:
-            child.kill()
-            child.wait(30)
+            child.kill()  # SIGKILL while a temporary file exists: the save is under way
         saved = load_document(target)  # never a truncated zip, whenever the kill came
         assert digest(saved.labels, saved.sketch) in versions
         leftovers = list(tmp_path.glob(".big.paintgan.*.tmp"))
