@@ -20,6 +20,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -273,6 +274,9 @@ def ask_recovery(window: MainWindow, orphan: Orphan) -> Answer:
     return "recover" if clicked is recover else "discard" if clicked is discard else "later"
 
 
+Ask = Callable[["MainWindow", Orphan], Answer]
+
+
 def recover(window: MainWindow, orphan: Orphan) -> bool:
     """Open an orphan as unsaved changes to the file it came from; the orphan is deleted once safe again."""
     last_folder = window.settings.last_folder
@@ -297,7 +301,7 @@ def recover(window: MainWindow, orphan: Orphan) -> bool:
     return True
 
 
-def offer_recovery(window: MainWindow, ask=ask_recovery, folder: Path | None = None) -> bool:  # noqa: ANN001
+def offer_recovery(window: MainWindow, ask: Ask = ask_recovery, folder: Path | None = None) -> bool:
     """Offer the orphans, newest first, until one is recovered; True when one was."""
     orphans = find_orphans(folder)
     for index, orphan in enumerate(orphans):
@@ -313,8 +317,7 @@ def offer_recovery(window: MainWindow, ask=ask_recovery, folder: Path | None = N
     return False
 
 
-def open_at_start(window: MainWindow, document: str | None, offer: bool = True,
-                  ask=ask_recovery) -> None:  # noqa: ANN001
+def open_at_start(window: MainWindow, document: str | None, offer: bool = True, ask: Ask = ask_recovery) -> None:
     """What a start does once the window is up: offer recovery, then open the painting given on the command
     line (unless a recovered one took its place: opening it would ask to throw the recovered work away)."""
     log.info("window shown")
