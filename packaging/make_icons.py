@@ -60,9 +60,12 @@ def _encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
 def make_icons(out: Path, svg: Path = SVG) -> dict[int, Path]:
     """Write every icon under `out`; returns the hicolor PNG of each size."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
 
-    _app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    # A full QApplication, not a QGuiApplication: a process has one Qt application for good, and when this
+    # runs inside a process that later builds widgets (the test suite, the app), a QGuiApplication would
+    # make every widget abort.
+    _app = QApplication.instance() or QApplication(sys.argv[:1])
     images = {side: render(svg, side) for side in sorted({*HICOLOR_SIZES, *ICO_SIZES, *ICNS_SIZES})}
     pngs: dict[int, Path] = {}
     for side in HICOLOR_SIZES:
