@@ -19,6 +19,7 @@ CASE_FIELDS = {
     "model": str, "family": str, "origin": str, "size": int, "device": str, "dtype": str, "threads": int,
     "fast_path": list, "median_ms": float, "p95_ms": float, "fps": float, "runs": int,
     "reference_median_ms": float, "reference_p95_ms": float, "speedup": float, "max_abs_diff": float,
+    "cpu_median_ms": float, "reference_cpu_median_ms": float, "cpu_speedup": float,
     "gflop": float, "gflop_per_s": float, "peak_rss_mb": float,
 }
 
