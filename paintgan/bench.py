@@ -12,7 +12,8 @@ case's peak RSS is its own. Models: the bundled ones (`weights/`, or the untrain
 none) and each upstream family at its published size, with seeded random weights and BatchNorm statistics (speed
 and exactness do not depend on what the weights learnt).
 
-Timing is the wall clock; on a shared machine absolute figures are noisy and ratios are the fair part.
+Timing: wall clock (median, p95) and this process's CPU time (median). On a shared machine absolute wall figures
+are noisy and ratios are the fair part; with one thread, CPU time barely depends on the other processes.
 """
 
 from __future__ import annotations

@@ -173,3 +173,16 @@ def test_spade_fast_path_takes_the_conv_for_a_soft_label_map_and_keeps_no_maps_a
         fast(label_input(14, 64, edges=True))
     index = next(m.labels for m in fast.modules() if isinstance(m, OneHotConv))
     assert index.level((64, 64), (3, 3)) is None  # released: big canvases' maps are hundreds of MB
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in ("cyclegan", "ganilla", "light_unet", "light_spade")],
+                         ids=lambda c: c[0])
+def test_the_gpu_layout_choice_nhwc_for_every_family_draws_the_same_picture(case: tuple[str, Any, int, Any]) -> None:
+    """GPUs get channels_last for every family; no GPU here, so the layout itself is checked on the CPU."""
+    family, config, channels, _ = case
+    net = trained_looking(family, config)
+    x = label_input(channels, 64, edges=False) if family == "light_spade" else torch.rand(1, channels, 64, 64) * 2 - 1
+    fast = optimize(net, family, channels_last=True)
+    assert "channels_last" in fast.steps
+    with torch.inference_mode():
+        assert float((fast.module(x) - net(x)).abs().max()) <= TOLERANCE
