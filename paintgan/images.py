@@ -199,6 +199,16 @@ def encode_image(array: np.ndarray, fmt: str = "PNG") -> bytes:
     return out.getvalue()
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which is not safe while other threads create files.
+_UMASK = _read_umask()
+
+
 @contextmanager
 def open_atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file handle whose contents replace `path` only when the `with` block ends without error.
@@ -217,6 +227,9 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
+        # mkstemp makes the file private (0600); a picture or model the user saves should get the
+        # permissions any other program's new file gets: 0666 less the umask, or those of the file it replaces.
+        os.fchmod(fd, target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()

@@ -214,3 +214,13 @@ def test_open_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> No
     with images.open_atomic(target) as fh:
         fh.write(b"new")
     assert target.read_bytes() == b"new"
+
+
+def test_written_files_get_ordinary_permissions_not_private_temp_ones(tmp_path):
+    out = images.write_image(tmp_path / "out.png", np.zeros((8, 8, 3), np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    out.chmod(0o640)
+    images.write_image(out, np.ones((8, 8, 3), np.uint8))
+    assert out.stat().st_mode & 0o777 == 0o640  # replacing a file keeps its permissions
