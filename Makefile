@@ -45,7 +45,7 @@ $(PKG_STAMP): packaging/requirements.txt
 
 # No --clean: PyInstaller redoes only what changed since the last build in build/pyinstaller (`make clean` resets).
 package: $(PKG_STAMP)
-	nice -n 19 $(PKG_BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist \
+	$(PKG_BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist \
 		--workpath build/pyinstaller packaging/paintgan.spec
 	$(PKG_BIN)/python packaging/linux/make_tarball.py dist/PaintGAN dist
 
