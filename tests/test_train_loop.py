@@ -44,7 +44,8 @@ FAMILIES = {
     "spade": (make_labels_folder, {"ngf": 4}, {"d_layers": 2, "steps": 20}, "perceptual"),
     "light_spade": (make_labels_folder, {"ngf": 8}, {"d_layers": 2}, "perceptual"),
     "cyclegan": (make_unpaired_folder, {"ngf": 8, "n_blocks": 2}, {}, "cycle"),
-    "ganilla": (make_unpaired_folder, {"ngf": 8, "widths": [8, 8, 8, 8], "fpn_size": 8, "layers": [1, 1, 1, 1]}, {}, "cycle"),
+    "ganilla": (make_unpaired_folder, {"ngf": 8, "widths": [8, 8, 8, 8], "fpn_size": 8, "layers": [1, 1, 1, 1]},
+                {"steps": 24}, "cycle"),
 }
 
 
