@@ -17,7 +17,7 @@ from paintgan.datagen.scenes import CLOUD, DIRT, GRASS, MOUNTAIN, ROCK, SAND, SK
 from paintgan.datagen.textures import SOURCES, Texture, TextureBank, TextureSource, share_alike_free, synthesize
 from paintgan.errors import DataError, InputError
 from paintgan.train.data import find_layout
-from conftest import DATA, needs_shared
+from shared_paths import DATA, needs_shared
 
 PHOTOS = DATA / "photos"
 EVAL_MAPS = DATA / "eval_maps"

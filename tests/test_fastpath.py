@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES, needs_shared
+from shared_paths import FIXTURES, needs_shared
 from torch import nn
 
 from paintgan import checkpoints

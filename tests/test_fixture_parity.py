@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES, needs_shared
+from shared_paths import FIXTURES, needs_shared
 from PIL import Image
 from test_families import one_thread  # noqa: F401 (autouse fixture)
 

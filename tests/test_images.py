@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DATA, needs_shared
+from shared_paths import DATA, needs_shared
 from paintgan import images
 from paintgan.errors import InputError, OutputError
 from paintgan.labels import landscape_labelset

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import DATA, needs_shared
+from shared_paths import DATA, needs_shared
 from paintgan import labels as L
 from paintgan.errors import InputError, PaintGANError
 

@@ -13,7 +13,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from conftest import FIXTURES, needs_shared
+from shared_paths import FIXTURES, needs_shared
 from paintgan import models
 from paintgan.errors import CheckpointError, OutputError
 from paintgan.families import get_family

