@@ -1,7 +1,7 @@
 """Fixtures for the app tests: a window on fast deterministic stand-in renderers, and mouse helpers.
 
 The stand-ins replace only the model call (`Renderer.render`): documents, labels, images and the worker
-pipeline are the real ones. One test (test_ui_render.py) runs the engine's own placeholder model end to end.
+pipeline are the real ones. One test (test_ui_render.py) runs the default model (bundled or placeholder) end to end.
 """
 
 from __future__ import annotations

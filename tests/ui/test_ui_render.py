@@ -186,8 +186,9 @@ def test_closing_the_window_stops_the_worker(window, wait_result):
 
 
 @pytest.mark.slow
-def test_engine_placeholder_model_renders_end_to_end(qtbot):
-    """No stand-ins: the engine's own untrained model through the real Renderer, off the UI thread."""
+def test_default_model_renders_end_to_end(qtbot):
+    """No stand-ins: the default model (bundled, or the engine's untrained placeholder where none is installed)
+    through the real Renderer, off the UI thread; the banner shows exactly when the picture is untrained."""
     from ui import MainWindow
     from ui.settings import Settings
 
@@ -198,8 +199,10 @@ def test_engine_placeholder_model_renders_end_to_end(qtbot):
     try:
         qtbot.waitUntil(lambda: win.preview.shown is not None, timeout=120_000)
         result = win.preview.shown
-        assert result.placeholder and result.base.shape == (128, 128, 3) and result.base.dtype == np.uint8
-        assert win.preview.banner.isVisibleTo(win.preview)
+        assert result.base.shape == (128, 128, 3) and result.base.dtype == np.uint8
+        assert result.base.std() > 0  # a picture, not a blank
+        assert result.placeholder == win.render_entry.placeholder
+        assert win.preview.banner.isVisibleTo(win.preview) == result.placeholder
     finally:
         win.close()
     assert not win.worker.running
