@@ -1,6 +1,7 @@
 """Measure stroke-to-preview latency and UI-thread stalls during a scripted painting session.
 
-    QT_QPA_PLATFORM=offscreen python -m ui.latency [--seconds 10] [--preview 512]
+Run it as `QT_QPA_PLATFORM=offscreen python -m ui.bench_live [--seconds 10] [--preview 256]`, which adds render
+rate and memory figures (and is what `make bench` runs).
 
 Paints with real mouse events at 60 Hz for `--seconds`, on the installed default models (the engine's untrained
 placeholder until trained ones exist). For every edit (document revision) it records the time until the preview
@@ -10,11 +11,7 @@ gap between its ticks (the longest time the UI thread could not react). A measur
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
-import sys
-import tempfile
 import time
 
 import numpy as np
@@ -147,21 +144,3 @@ def measure(seconds: float, preview: int) -> dict[str, float]:
     window.document.mark_clean()
     window.close()
     return figures
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--preview", type=int, default=512, help="live preview resolution (longest side)")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("PAINTGAN_HOME", tempfile.mkdtemp(prefix="paintgan-latency-"))
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    figures = measure(args.seconds, args.preview)
-    for name, value in figures.items():
-        print(f"{name:>22}: {value:.1f}")
-    app.quit()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
