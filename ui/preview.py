@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from paintgan.render import blend as engine_blend
 from ui.render_worker import RenderResult
 
 RESULT, SPLIT = "result", "split"
@@ -31,13 +32,11 @@ def to_qimage(rgb: np.ndarray) -> QImage:
 
 
 def blend(base: np.ndarray, styled: np.ndarray | None, strength: float) -> np.ndarray:
-    """The restyled picture mixed with the unstyled one (strength 0 = unstyled, 1 = fully restyled)."""
-    if styled is None or strength <= 0.0 or styled.shape != base.shape:
+    """The restyled picture mixed with the unstyled one by the engine's rule; a restyle that is missing, or
+    still of an older canvas size while the new render is shown, leaves the unstyled picture."""
+    if styled is None or styled.shape != base.shape:
         return base
-    if strength >= 1.0:
-        return styled
-    mixed = base.astype(np.float32) * (1.0 - strength) + styled.astype(np.float32) * strength
-    return np.rint(mixed).astype(np.uint8)
+    return engine_blend(base, styled, strength)
 
 
 class _View(QWidget):
