@@ -54,6 +54,25 @@ def test_other_layouts_are_recognised(tmp_path: Path) -> None:
     assert checked(tmp_path / "ab").layout == "ab"
 
 
+def test_a_b_folders_with_the_same_names_train_as_pairs(tmp_path: Path) -> None:
+    """Restyle distillation data (photo in A/, its teacher restyle in B/) must be cropped and flipped together."""
+    root = tmp_path / "pairs"
+    rng = np.random.default_rng(3)
+    for side in ("A", "B"):
+        (root / side).mkdir(parents=True)
+    for i in range(3):
+        photo = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+        Image.fromarray(photo).save(root / "A" / f"p{i}.png")
+        Image.fromarray(255 - photo).save(root / "B" / f"p{i}.png")  # the "restyle": a pixel-aligned negative
+    spec = checked(root)
+    assert spec.layout == "pairs" and spec.paired
+    assert [p.stem for p in spec.sources] == [p.stem for p in spec.targets]
+    for key in ((0, 0), (1, 5), (2, 9)):
+        sample = TrainingSet(spec, 32, load_scale=1.0, flip=True)[key]
+        # resizing rounds each side on its own (1 level); a misaligned crop or flip would be off by ~1.0
+        assert (sample["source"] + sample["target"]).abs().max() < 0.02
+
+
 def _mutate_missing_image(root: Path) -> None:
     (root / "images" / "s1.png").unlink()
 
@@ -141,7 +160,7 @@ def test_unpaired_and_side_by_side_problems(tmp_path: Path) -> None:
         checked(tmp_path / "ab")
     with pytest.raises(DataError, match="does not exist"):
         checked(tmp_path / "nowhere")
-    with pytest.raises(DataError, match="--input labels does not fit unpaired"):
+    with pytest.raises(DataError, match="--input labels does not fit A/B pictures"):
         find_layout(make_unpaired_folder(tmp_path / "u2", n=1, size=32), "labels")
 
 

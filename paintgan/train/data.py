@@ -5,7 +5,9 @@ Layouts (`DIR` is `--data`):
 - `sketches/` + `images/`: black-on-white line drawings and pictures, matching stems.
 - `images/` alone with `--input edges`: the sketch is drawn from each augmented crop on the fly.
 - `train/` of side-by-side `A|B` pictures (the pix2pix upstream layout).
-- `A/` + `B/`, or `trainA/` + `trainB/` (the CycleGAN upstream layout): unpaired pictures.
+- `A/` + `B/`, or `trainA/` + `trainB/` (the CycleGAN upstream layout): unpaired pictures; when both sides hold
+  exactly the same file names (`paintgan.datagen.restyle_pairs` writes them so), each `A/NAME` is paired with
+  `B/NAME` instead and the model learns A -> B as a paired problem (cropped and flipped together).
 
 Samples are addressed by `(index, epoch)`; the augmentation of each is seeded from the run seed and that key, so
 a sample is the same whichever worker loads it, and a resumed run sees exactly the data it would have seen.
@@ -43,7 +45,7 @@ MAX_NAMED = 3
 class DataSpec:
     """A checked data folder: which files pair up and what the generator will see."""
 
-    layout: str  # "labels", "sketches", "edges", "ab", "unpaired", "images" (distillation inputs)
+    layout: str  # "labels", "sketches", "edges", "ab", "pairs" (A/B same names), "unpaired", "images" (distillation)
     root: Path
     sources: tuple[Path, ...]  # label maps, sketches, pictures (edges, ab: the same files as targets), A side
     targets: tuple[Path, ...]  # pictures, B side
@@ -62,6 +64,8 @@ class DataSpec:
             return f"{len(self.sources)} A and {len(self.targets)} B pictures (unpaired) from {self.root.name}/"
         if self.layout == "images":
             return f"{len(self.sources)} pictures from {self.root.name}/"
+        if self.layout == "pairs":
+            return f"{len(self.sources)} A->B picture pairs from {self.root.name}/"
         what = {"labels": "label map", "sketches": "sketch", "edges": "edge", "ab": "side-by-side AB"}[self.layout]
         return f"{len(self.sources)} {what}/picture pairs from {self.root.name}/"
 
@@ -124,8 +128,11 @@ def find_layout(root: str | Path, input_kind: str = "auto") -> DataSpec:
             if not (a in sub and b in sub):
                 have, missing = (a, b) if a in sub else (b, a)
                 raise DataError(f"{r} has {have}/ but no {missing}/; unpaired data needs both {a}/ and {b}/")
-            _check_input(input_kind, ("image",), "unpaired A/B pictures")
-            return DataSpec("unpaired", r, tuple(_nonempty(r, sub[a])), tuple(_nonempty(r, sub[b])), "image")
+            _check_input(input_kind, ("image",), "A/B pictures")
+            sources, targets = _nonempty(r, sub[a]), _nonempty(r, sub[b])
+            if {p.stem for p in sources} == {p.stem for p in targets}:
+                return DataSpec("pairs", r, *_pair(r, sub[a], sub[b]), "image")
+            return DataSpec("unpaired", r, tuple(sources), tuple(targets), "image")
     if "images" in sub:
         if input_kind == "edges":
             images = tuple(_nonempty(r, sub["images"]))
@@ -184,7 +191,7 @@ def check_data(spec: DataSpec, label_set: LabelSet | None = None, dontcare: bool
         narrow = [_rel(root, p) for p in spec.sources if sizes[p][0] < 2 * sizes[p][1] * 0.75 or sizes[p][0] % 2]
         if narrow:
             raise DataError(f"{_named(narrow)} are not side-by-side A|B pictures; expected an even width about twice the height")
-    if spec.layout in ("labels", "sketches"):
+    if spec.layout in ("labels", "sketches", "pairs"):
         for s, t in zip(spec.sources, spec.targets, strict=True):
             if sizes[s] != sizes[t]:
                 (sw, sh), (tw, th) = sizes[s], sizes[t]
@@ -293,9 +300,12 @@ class TrainingSet(Dataset[dict[str, Tensor]]):
             sketch = tv_tensors.Image(torch.from_numpy(read_sketch(spec.sources[index]).copy())[None])
             sketch, target = self.geometry(sketch, target)
             return {"source": _to_unit(sketch), "target": _to_unit(target)}
-        if spec.layout == "ab":
-            half = target.shape[-1] // 2
-            a, b = tv_tensors.wrap(target[..., :half], like=target), tv_tensors.wrap(target[..., half:], like=target)
+        if spec.layout in ("ab", "pairs"):
+            if spec.layout == "pairs":
+                a, b = _image(read_picture(spec.sources[index])), target
+            else:
+                half = target.shape[-1] // 2
+                a, b = tv_tensors.wrap(target[..., :half], like=target), tv_tensors.wrap(target[..., half:], like=target)
             a, b = self.geometry(a, b)
             a, b = (a, b) if self.direction == "AtoB" else (b, a)
             return {"source": _to_unit(a), "target": _to_unit(b)}
