@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from paintgan.errors import PaintGANError
 
 # Each module defines `add_parser(subparsers)` which registers its subcommand with `func=run(args) -> int`.
-SUBCOMMANDS = ("render", "convert", "models", "train", "export", "eval", "bench")
+SUBCOMMANDS = ("render", "convert", "models", "train", "export", "eval", "bench", "sheet")
 
 
 def build_parser() -> argparse.ArgumentParser:
