@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -57,6 +58,7 @@ from ui.restyle_panel import LIVE, PHOTO, RestylePanel
 from ui.settings import Settings
 from ui.tools import TOOL_CLASSES, Tool
 
+log = logging.getLogger("paintgan.window")
 DEFAULT_SIDE = 512
 DOCUMENT_FILTER = "PaintGAN painting (*.paintgan)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
@@ -90,6 +92,8 @@ class MainWindow(QMainWindow):
         self._min_revision = 0  # results of an older document are dropped
         self._render_queued = False
         self._closing = False
+        self._models_ready = False
+        self._first_picture_logged = False  # packaging/startup_time.py reads these two log lines
 
         self.document = DocumentState(*self._blank_layers(DEFAULT_SIDE, DEFAULT_SIDE), self._undo_bytes())
         self.canvas = Canvas(self.document)
@@ -569,7 +573,10 @@ class MainWindow(QMainWindow):
         self.document.mark_dirty()
 
     def _on_models_changed(self, info: dict) -> None:
-        device = info.get(DRAFT, ("", False, ""))[2]
+        name, _placeholder, device = info.get(DRAFT, ("", False, ""))
+        if not self._models_ready:
+            self._models_ready = True
+            log.info("models ready (draft %s on %s)", name, device or "?")
         self._update_model_status(device)
         restyles = [(e.name, e.spec) for e in self.entries if e.input_kind == "image"]
         if restyles:
@@ -658,6 +665,9 @@ class MainWindow(QMainWindow):
             return  # stale: a newer picture is already on screen
         if self.preview.show_result(result):
             self.render_label.setText(f"Last render: {result.ms:.0f} ms")
+            if not self._first_picture_logged:
+                self._first_picture_logged = True
+                log.info("first picture shown (%s by %s, %.0f ms)", result.stage, result.model_name, result.ms)
 
     def _on_render_failed(self, message: str) -> None:
         self.preview.set_error(message)
