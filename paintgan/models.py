@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from paintgan import __version__, checkpoints
+from paintgan.cards import INPUT_KINDS, InputKind, LabelLayout, ModelCard
 from paintgan.errors import CheckpointError, OutputError, PaintGANError
 from paintgan.families import Family, get_family
 from paintgan.families.light_spade import LightSpadeConfig
@@ -45,89 +46,14 @@ from paintgan.labels import (
 
 log = logging.getLogger(__name__)
 
-InputKind = Literal["labels", "sketch", "image"]
-INPUT_KINDS: tuple[str, ...] = ("labels", "sketch", "image")
 CARD_KEY = "paintgan.card"
 GENERATOR_PREFIX = "generator."
 ENCODER_PREFIX = "encoder."
 NATIVE_SUFFIX = ".safetensors"
-FORMAT_VERSION = 1
 PLACEHOLDER_DESCRIPTION = "untrained placeholder: the bundled models are not trained yet"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Upstream generator files: latest_net_G.pth, 100_net_G.pth, latest_net_G_A.pth (CycleGAN training).
 _UPSTREAM_G_RE = re.compile(r"^(?P<prefix>.+)_net_G(?:_[AB])?\.pth$")
-
-
-@dataclass
-class ModelCard:
-    """What a user (and the app) needs to know about a model; stored as JSON inside the model file."""
-
-    name: str
-    family: str
-    config: dict[str, Any]
-    input_kind: InputKind
-    input_nc: int
-    size_multiple: int
-    label_set: LabelSet | None = None
-    encoder_config: dict[str, Any] | None = None
-    description: str = ""
-    training: dict[str, Any] = field(default_factory=dict)  # data, licence, steps, hardware, hours
-    metrics: dict[str, Any] = field(default_factory=dict)
-    limits: str = ""
-    version: str = "1"
-    placeholder: bool = False
-    format_version: int = FORMAT_VERSION
-
-    def __post_init__(self) -> None:
-        # Cards come from files, so their JSON types are checked, not trusted.
-        expected = {"name": str, "family": str, "config": dict, "input_nc": int, "size_multiple": int,
-                    "training": dict, "metrics": dict, "format_version": int}
-        for key, kind in expected.items():
-            value = getattr(self, key)
-            if not isinstance(value, kind) or isinstance(value, bool):
-                raise CheckpointError(f"model card field {key!r} is {value!r}; expected type {kind.__name__}")
-        if self.input_nc < 1 or self.size_multiple < 1:
-            raise CheckpointError(f"model card {self.name!r} has input_nc/size_multiple below 1")
-        if self.format_version > FORMAT_VERSION:
-            raise CheckpointError(
-                f"model {self.name!r} was written by a newer PaintGAN (format {self.format_version}); "
-                f"this version reads format {FORMAT_VERSION}"
-            )
-        if self.input_kind not in INPUT_KINDS:
-            raise CheckpointError(f"model card has input kind {self.input_kind!r}; expected one of {INPUT_KINDS}")
-        if self.input_kind == "labels" and self.label_set is None:
-            raise CheckpointError(f"model card {self.name!r} takes label maps but names no label set")
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["label_set"] = None if self.label_set is None else self.label_set.to_dict()
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
-        known = {f.name for f in fields(cls)}
-        try:
-            values = {k: v for k, v in data.items() if k in known}
-            if values.get("label_set") is not None:
-                values["label_set"] = LabelSet.from_dict(values["label_set"])
-            return cls(**values)
-        except PaintGANError:
-            raise
-        except (TypeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"model card is malformed ({exc}); expected a PaintGAN model card") from None
-
-    @classmethod
-    def from_json(cls, text: str) -> ModelCard:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"model card is not valid JSON ({exc.msg})") from None
-        if not isinstance(data, dict):
-            raise CheckpointError("model card is not a JSON object; expected a PaintGAN model card")
-        return cls.from_dict(data)
 
 
 @dataclass
@@ -198,20 +124,6 @@ def synthesise_card(
         training={"origin": origin, "data": "unknown: see the publisher of the checkpoint"},
         limits="not trained by PaintGAN: its training data, licence and quality are whatever its publisher says",
     )
-
-
-@dataclass(frozen=True)
-class LabelLayout:
-    """How a label-conditioned generator's input channels are laid out: one-hot labels, then the optional
-    dontcare channel (which upstream value 255 also reaches), then the optional instance-edge channel."""
-
-    label_nc: int
-    dontcare: bool = False
-    instance_edges: bool = False
-
-    @property
-    def channels(self) -> int:
-        return self.label_nc + self.dontcare + self.instance_edges
 
 
 def label_layout(config: Any, label_set: LabelSet | None = None) -> LabelLayout:
