@@ -39,7 +39,8 @@ class RendererLike(Protocol):
         ...
 
 
-# A model to use for a role: a registry name / file path (loaded in the worker thread), a ready `Model`, or None.
+# A model to use for a role: a registry name / file path or a zero-argument callable that builds one (both run in
+# the worker thread, so torch is imported there and not on the UI thread), a ready `Model`, or None.
 ModelSpec = Any
 RendererFactory = Callable[[Any, str, int | None], RendererLike]
 
@@ -128,6 +129,8 @@ def _load(spec: ModelSpec) -> Any:
         from paintgan.models import load_model
 
         return load_model(spec)
+    if callable(spec):
+        return spec()
     return spec
 
 
