@@ -8,6 +8,10 @@ only tensors, so opening a model file can never run code. Upstream `.pth` checkp
 The registry looks in two folders: the bundled `weights/` beside the package (inside the PyInstaller bundle
 when frozen) and the user's model folder (`$PAINTGAN_HOME/models`, else the platform's user data dir). A user
 model with the same name as a bundled one is listed as a user model and wins, so a user can replace one.
+
+Importing this module does not import torch: the app lists the models (their cards, read from the file header
+with plain Python) before torch has loaded, and the lite runtime has no torch at all. What builds or runs a
+network (loading, saving, placeholders) imports it when called.
 """
 
 from __future__ import annotations
@@ -16,24 +20,17 @@ import json
 import logging
 import os
 import re
+import struct
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
-from torch import Tensor, nn
 
-from paintgan import __version__, checkpoints
+from paintgan import __version__
 from paintgan.cards import INPUT_KINDS, InputKind, LabelLayout, ModelCard
 from paintgan.errors import CheckpointError, OutputError, PaintGANError
-from paintgan.families import Family, get_family
-from paintgan.families.light_spade import LightSpadeConfig
-from paintgan.families.light_unet import LightUnetConfig
-from paintgan.families.spade import EncoderConfig, build_encoder
 from paintgan.images import write_bytes_atomic
 from paintgan.labels import (
     LabelSet,
@@ -43,6 +40,11 @@ from paintgan.labels import (
     landscape_labelset,
     numbered_labelset,
 )
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+
+    from paintgan.families import Family
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ PLACEHOLDER_DESCRIPTION = "untrained placeholder: the bundled models are not tra
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Upstream generator files: latest_net_G.pth, 100_net_G.pth, latest_net_G_A.pth (CycleGAN training).
 _UPSTREAM_G_RE = re.compile(r"^(?P<prefix>.+)_net_G(?:_[AB])?\.pth$")
+HEADER_LIMIT = 100 << 20  # safetensors refuses JSON headers larger than this
 
 
 @dataclass
@@ -71,6 +74,8 @@ class Model:
 
     @property
     def family(self) -> Family:
+        from paintgan.families import get_family
+
         return get_family(self.card.family)
 
     @property
@@ -202,6 +207,13 @@ def _eval(module: nn.Module) -> nn.Module:
 
 
 def _load_native(path: Path) -> Model:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from paintgan import checkpoints
+    from paintgan.families import get_family
+    from paintgan.families.spade import EncoderConfig, build_encoder
+
     card = read_card(path)
     try:
         tensors = load_file(str(path))
@@ -239,6 +251,8 @@ def encoder_beside(path: Path) -> Path | None:
 
 
 def _load_upstream(path: Path, encoder: Path | None) -> Model:
+    from paintgan import checkpoints
+
     family, config, generator = checkpoints.load_generator(path)
     enc_path = encoder
     if enc_path is None and getattr(config, "use_vae", False):
@@ -277,6 +291,8 @@ def _check_target(path: Path) -> None:
 
 def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
     """Write `model` as one native file; an existing file is replaced only once the new one is complete."""
+    from safetensors.torch import save
+
     target = Path(path)
     _check_target(target)
     tensors: dict[str, Tensor] = {}
@@ -304,11 +320,24 @@ def convert(in_pth: str | os.PathLike[str], out_safetensors: str | os.PathLike[s
 
 
 def _metadata(path: Path) -> dict[str, str]:
+    """The string metadata in a safetensors header: a little-endian u64 length, then that many bytes of JSON."""
     try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as exc:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = f.read(8)
+            if len(start) < 8:
+                raise ValueError(f"{size} bytes, shorter than the 8-byte header length")
+            (length,) = struct.unpack("<Q", start)
+            if length > min(size - 8, HEADER_LIMIT):
+                raise ValueError(f"header length {length} does not fit a file of {size} bytes")
+            header = json.loads(f.read(length))
+    except (OSError, ValueError) as exc:  # JSON and UTF-8 decoding errors are ValueErrors
         raise CheckpointError(f"{path.name}: not a readable safetensors file ({_one_line(exc)})") from None
+    metadata = (header.get("__metadata__") or {}) if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CheckpointError(f"{path.name}: not a readable safetensors file (its header is not a JSON object "
+                              "with string metadata)")
+    return metadata
 
 
 def read_card(path: str | os.PathLike[str]) -> ModelCard:
@@ -413,6 +442,12 @@ def placeholder_model(input_kind: InputKind, label_set: LabelSet | None = None, 
     The app uses it until trained bundled weights exist, so that painting and the render loop work end to end.
     Label placeholders default to the bundled landscape label set.
     """
+    import torch
+
+    from paintgan.families import get_family
+    from paintgan.families.light_spade import LightSpadeConfig
+    from paintgan.families.light_unet import LightUnetConfig
+
     if input_kind not in INPUT_KINDS:
         raise CheckpointError(f"unknown input kind {input_kind!r}; expected one of {INPUT_KINDS}")
     config: Any
