@@ -129,6 +129,13 @@ def test_unknown_family_names_the_known_ones() -> None:
         get_family("stylegan")
 
 
+def test_ganilla_widths_given_as_text_say_a_list_is_expected() -> None:
+    from paintgan.families.ganilla import GanillaConfig
+
+    with pytest.raises(CheckpointError, match=r"widths must be a list of 4 numbers such as \[64, 128, 128, 256\]"):
+        GanillaConfig(widths="24,48,48,96")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_family_round_trip(case: tuple[str, Any]) -> None:
     name, config = case

@@ -47,9 +47,12 @@ class GanillaConfig:
     dropout: bool = False
 
     def __post_init__(self) -> None:
-        # JSON model cards hand these back as lists.
+        # JSON model cards hand these back as lists; a string (e.g. `--model-option widths=24,48`) is no sequence.
         for name in ("layers", "widths", "fpn_weights"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+            value = getattr(self, name)
+            check(not isinstance(value, str), NAME, f"{name} must be a list of {STAGES} numbers such as "
+                  f"[64, 128, 128, 256], got {value!r}")
+            object.__setattr__(self, name, tuple(value))
         for name in ("layers", "widths", "fpn_weights"):
             check(len(getattr(self, name)) == STAGES, NAME, f"{name} needs {STAGES} values, got {getattr(self, name)}")
         check(min(self.layers) >= 1, NAME, f"every stage needs >= 1 block, got {self.layers}")
