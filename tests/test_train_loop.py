@@ -129,6 +129,39 @@ def test_export_then_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert Image.open(rendered).size == (64, 64)
 
 
+def test_export_writes_the_card_notes_and_eval_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = make_labels_folder(tmp_path / "data", n=2, size=32)
+    run(data, tmp_path / "run", "pix2pix", steps=2, size=32, model={"ngf": 4}, name="valley", log_every=1)
+    notes = tmp_path / "card.toml"
+    notes.write_text('description = "Valley painter"\nlimits = "daylight only"\n[training]\nhardware = "2-core CPU"\n')
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps({"model": "valley", "data": "2 pairs", "items": 2, "feature_net": "random",
+                                  "metrics": {"class_consistency": 0.93, "L1": 0.1}}))
+    model_path = tmp_path / "m.safetensors"
+    assert main(["export", str(tmp_path / "run"), "--output", str(model_path), "--card", str(notes),
+                 "--metrics", str(report)]) == 0
+    card = load_model(model_path).card
+    assert (card.description, card.limits, card.training["hardware"]) == ("Valley painter", "daylight only", "2-core CPU")
+    assert card.metrics["class_consistency"] == 0.93 and card.metrics["eval_items"] == 2
+    assert "G" not in card.metrics  # the training losses gave way to the evaluation
+    assert card.training["steps"] == 2 and card.training["hours"] >= 0
+
+    notes.write_text('colour = "blue"\n')
+    again = tmp_path / "again.safetensors"
+    assert main(["export", str(tmp_path / "run"), "--output", str(again), "--card", str(notes)]) == 2
+    assert "sets colour" in capsys.readouterr().err and not again.exists()
+
+
+def test_training_hours_add_up_over_resumed_processes(tmp_path: Path) -> None:
+    from paintgan.train.export import training_hours
+    from paintgan.train.rundir import RunDir
+
+    run_dir = RunDir(tmp_path)
+    # two processes: 20 steps at 2 it/s and 1 it/s, then a resumed one whose elapsed_s restarts at 0
+    run_dir.metrics_path.write_text("step,elapsed_s,it_per_s\n10,5,2\n20,15,1\n30,20,0.5\n")
+    assert training_hours(run_dir) == round(35 / 3600, 4)
+
+
 @pytest.mark.slow
 def test_unpaired_export_offers_both_directions(tmp_path: Path) -> None:
     data = make_unpaired_folder(tmp_path / "data", n=2, size=64)

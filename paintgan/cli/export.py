@@ -18,12 +18,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--generator", choices=("A", "B"), default="A",
                    help="unpaired runs: A exports A -> B (default), B exports B -> A")
     p.add_argument("--raw", action="store_true", help="export the live weights instead of their moving average")
+    p.add_argument("--card", metavar="NOTES.toml",
+                   help="card text: description, limits and a [training] table (e.g. hardware) to add")
+    p.add_argument("--metrics", metavar="EVAL.json",
+                   help="a `paintgan eval --json` report to put in the card instead of the last training losses")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from paintgan.train.export import export_run
+    from paintgan.train.export import export_run, read_card_notes, read_eval_report
 
-    card = export_run(args.run_dir, args.output, which=args.generator, raw=args.raw, name=args.name)
+    notes = read_card_notes(args.card) if args.card else None
+    evaluation = read_eval_report(args.metrics) if args.metrics else None
+    card = export_run(args.run_dir, args.output, which=args.generator, raw=args.raw, name=args.name,
+                      notes=notes, evaluation=evaluation)
     print(f"{args.output}: {card.family} model {card.name!r}, {card.input_kind} input, {card.training['steps']} steps")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import tomllib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,14 +27,61 @@ def _model_name(text: str) -> str:
     return cleaned or "model"
 
 
-def last_metrics(run: RunDir) -> dict[str, float]:
+NOTE_KEYS = ("description", "limits", "training")
+
+
+def _metric_rows(run: RunDir) -> list[dict[str, str]]:
     if not run.metrics_path.is_file():
-        return {}
+        return []
     with run.metrics_path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+        return list(csv.DictReader(fh))
+
+
+def last_metrics(run: RunDir) -> dict[str, float]:
+    rows = _metric_rows(run)
     if not rows:
         return {}
     return {k: float(v) for k, v in rows[-1].items() if k not in ("step", "elapsed_s", "it_per_s") and v}
+
+
+def training_hours(run: RunDir) -> float:
+    """Wall-clock hours spent on optimisation steps, summed over every (resumed) process of the run.
+
+    Each metrics row covers the steps since the previous one at its logged rate; elapsed_s alone restarts at
+    every resume, so it cannot be summed.
+    """
+    seconds, previous = 0.0, 0
+    for row in _metric_rows(run):
+        step, rate = int(row["step"]), float(row.get("it_per_s") or 0)
+        if rate > 0 and step > previous:
+            seconds += (step - previous) / rate
+        previous = step
+    return round(seconds / 3600, 4)
+
+
+def read_card_notes(path: str | Path) -> dict[str, Any]:
+    """What a person writes about a model (description, limits, training facts such as hardware) as TOML."""
+    try:
+        notes = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CheckpointError(f"cannot read card notes {path} ({exc}); expected a TOML file") from None
+    unknown = sorted(set(notes) - set(NOTE_KEYS))
+    if unknown:
+        raise CheckpointError(f"{path} sets {', '.join(unknown)}; a card notes file sets only {', '.join(NOTE_KEYS)}")
+    if not isinstance(notes.get("training", {}), dict):
+        raise CheckpointError(f"{path}: training must be a table ([training]) of facts such as hardware = \"...\"")
+    return notes
+
+
+def read_eval_report(path: str | Path) -> dict[str, Any]:
+    """A `paintgan eval --json` report, whose metrics go into the card in place of the last training losses."""
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read eval report {path} ({type(exc).__name__}); expected paintgan eval --json output") from None
+    if not isinstance(report, dict) or not isinstance(report.get("metrics"), dict):
+        raise CheckpointError(f"{path} has no metrics table; expected the JSON written by paintgan eval --json")
+    return report
 
 
 def run_generator(run_dir: str | Path, which: str = "A", raw: bool = False) -> tuple[Model, dict[str, Any]]:
@@ -83,6 +131,7 @@ def _card(run: RunDir, info: dict[str, Any], options: dict[str, Any], family: st
         "feature_net": info.get("feature_net"),
         "objective": {k: options[k] for k in ("gan_mode", "lambda_l1", "lambda_fm", "lambda_perceptual",
                                                "lambda_cycle", "lambda_identity", "ema") if k in options},
+        "hours": training_hours(run),
     }
     family_obj = get_family(family)
     return ModelCard(
@@ -101,9 +150,19 @@ def _card(run: RunDir, info: dict[str, Any], options: dict[str, Any], family: st
 
 
 def export_run(run_dir: str | Path, output: str | Path, *, which: str = "A", raw: bool = False,
-               name: str | None = None) -> ModelCard:
+               name: str | None = None, notes: dict[str, Any] | None = None,
+               evaluation: dict[str, Any] | None = None) -> ModelCard:
+    """Write the run's generator; `notes` (see `read_card_notes`) and an eval report complete its card."""
     model, _ = run_generator(run_dir, which, raw)
+    card = model.card
     if name:
-        model.card.name = _model_name(name)
+        card.name = _model_name(name)
+    notes = notes or {}
+    card.description = notes.get("description", card.description)
+    card.limits = notes.get("limits", card.limits)
+    card.training.update(notes.get("training", {}))
+    if evaluation is not None:
+        card.metrics = {**evaluation["metrics"], "eval_data": str(evaluation.get("data", "")),
+                        "eval_items": evaluation.get("items"), "feature_net": evaluation.get("feature_net")}
     save_model(model, output)
-    return model.card
+    return card
