@@ -11,7 +11,8 @@ from ui.crash import run_guarded  # noqa: E402
 
 
 def start() -> int:
-    from ui.app import main  # Qt, then torch and the models: a failure on the way is logged and shown
+    # Qt and the window; torch comes later, in the render worker. A failure on the way is logged and shown.
+    from ui.app import main
 
     return main()
 

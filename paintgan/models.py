@@ -436,6 +436,10 @@ def import_model(path: str | os.PathLike[str], name: str | None = None) -> Model
 # ------------------------------------------------------------------------------------- placeholders
 
 
+def placeholder_name(input_kind: str) -> str:
+    return f"placeholder-{input_kind}"
+
+
 def placeholder_model(input_kind: InputKind, label_set: LabelSet | None = None, seed: int = 0) -> Model:
     """An untrained light generator with seeded random weights, clearly marked as a placeholder.
 
@@ -462,7 +466,7 @@ def placeholder_model(input_kind: InputKind, label_set: LabelSet | None = None, 
         torch.manual_seed(seed)
         generator = family.build(config)
     card = ModelCard(
-        name=f"placeholder-{input_kind}",
+        name=placeholder_name(input_kind),
         family=family.name,
         config=_config_dict(config),
         input_kind=input_kind,

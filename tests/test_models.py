@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import sys
 from pathlib import Path
 
@@ -188,6 +189,31 @@ def test_encoder_is_refused_for_models_that_cannot_use_it(tmp_path: Path) -> Non
     convert(g_path, out)
     with pytest.raises(CheckpointError, match="encoder is inside it"):
         load_model(out, encoder=e_path)
+
+
+def _header(header: bytes) -> bytes:
+    return struct.pack("<Q", len(header)) + header
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"\x10\x00", "shorter than the 8-byte header length"),
+        (struct.pack("<Q", 1000) + b"{}", "header length 1000 does not fit a file of 10 bytes"),
+        (struct.pack("<Q", 1 << 62) + b"{}", "does not fit"),
+        (_header(b"{]"), "Expecting property name"),
+        (_header(b'{"\xff": 1}'), "codec can't decode"),
+        (_header(b"[1, 2]"), "not a JSON object with string metadata"),
+        (_header(json.dumps({"__metadata__": {CARD_KEY: 5}}).encode()), "not a JSON object with string metadata"),
+        (_header(json.dumps({"__metadata__": {"format": "pt"}}).encode()), "without a PaintGAN model card"),
+    ],
+)
+def test_unreadable_model_headers_are_refused_with_one_line(tmp_path: Path, data: bytes, words: str) -> None:
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(data)
+    with pytest.raises(CheckpointError, match=words) as err:
+        read_card(path)
+    assert str(err.value).startswith("m.safetensors: ") and "\n" not in str(err.value)
 
 
 def test_truncated_native_file_and_weights_that_do_not_fit_are_refused(tmp_path: Path) -> None:

@@ -1,26 +1,25 @@
-"""Start the desktop app: `main()` makes the QApplication, the settings and the window."""
+"""Start the desktop app: `main()` makes the QApplication, the settings and the window.
+
+The window is up within about a second of a double-click: nothing on the way to it imports torch. The render
+worker imports it and loads the models while the window shows that they are loading.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtGui import QColor, QFileOpenEvent, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QApplication, QSplashScreen
+from PySide6.QtGui import QColor, QFileOpenEvent, QGuiApplication, QIcon, QPalette
+from PySide6.QtWidgets import QApplication
 
 from ui.autosave import open_at_start
 from ui.crash import install_exception_hook
+from ui.main_window import MainWindow
 from ui.settings import Settings
 
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
-
-log = logging.getLogger("paintgan.app")
 SMOKE_TIMEOUT_MS = 60_000
 
 
@@ -57,30 +56,6 @@ def app_icon() -> QIcon:
     if frozen:
         return QIcon(str(Path(frozen) / "icons" / "paintgan.png"))
     return QIcon(str(Path(__file__).resolve().parent.parent / "packaging" / "paintgan.svg"))
-
-
-def show_splash(app: QApplication) -> QSplashScreen:
-    """Up within a second of a double-click, while torch and the models load (several seconds on a slow CPU)."""
-    app.setWindowIcon(app_icon())
-    pixmap = QPixmap(420, 140)
-    pixmap.fill(QColor(50, 52, 56))
-    painter = QPainter(pixmap)
-    app.windowIcon().paint(painter, 24, 30, 80, 80)
-    painter.setPen(QColor(222, 224, 228))
-    font = painter.font()
-    font.setPointSize(20)
-    painter.setFont(font)
-    painter.drawText(124, 66, "PaintGAN")
-    font.setPointSize(11)
-    painter.setFont(font)
-    painter.drawText(126, 96, "Loading the models…")
-    painter.end()
-    splash = QSplashScreen(pixmap)
-    splash.setObjectName("splash")
-    splash.show()
-    app.processEvents()
-    log.info("splash shown")  # packaging/startup_time.py reads these lines
-    return splash
 
 
 class FileOpenHandler(QObject):
@@ -136,10 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("PaintGAN")
     app.setOrganizationName("PaintGAN")
     apply_theme(app)
+    app.setWindowIcon(app_icon())
     install_exception_hook(app)
-    splash = show_splash(app)
-    from ui.main_window import MainWindow  # torch and the models load here, behind the splash
-
     window = MainWindow(Settings())
     QTimer.singleShot(0, lambda: open_at_start(window, args.document, offer=not args.smoke_screenshot))
     if args.smoke_screenshot:
@@ -148,5 +121,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         _smoke(window, Path(args.smoke_screenshot), app)
     window.show()
     app.installEventFilter(FileOpenHandler(window))
-    splash.finish(window)
     return int(app.exec())

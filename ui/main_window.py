@@ -133,6 +133,10 @@ class MainWindow(QMainWindow):
         self.worker.preview_side = self.settings.preview_resolution
         self.worker.idle_ms = self.settings.refine_idle_ms
         self.worker.start()
+        # The worker imports torch and loads the models (seconds on a slow CPU); the window is up meanwhile and
+        # says so until the first models are in.
+        self.preview.set_loading(True)
+        self.statusBar().showMessage("Loading the models…")
         self._push_models()
         self.autosaver = Autosaver(self)
         app = QApplication.instance()
@@ -399,7 +403,7 @@ class MainWindow(QMainWindow):
         self.worker.modelFailed.connect(self._on_model_failed)
         self.worker.modelsChanged.connect(self._on_models_changed)
         self.worker.thumbnailReady.connect(self.restyle_panel.set_thumbnail)
-        self.worker.busyChanged.connect(lambda busy: self.busy_label.setText("rendering…" if busy else ""))
+        self.worker.busyChanged.connect(self._busy_changed)
 
     def _restore_layout(self) -> None:
         geometry, state = self.settings.window_state()
@@ -572,11 +576,16 @@ class MainWindow(QMainWindow):
         self._push_models((RESTYLE,))
         self.document.mark_dirty()
 
+    def _busy_changed(self, busy: bool) -> None:
+        self.busy_label.setText(("rendering…" if self._models_ready else "loading models…") if busy else "")
+
     def _on_models_changed(self, info: dict) -> None:
         name, _placeholder, device = info.get(DRAFT, ("", False, ""))
         if not self._models_ready:
             self._models_ready = True
             log.info("models ready (draft %s on %s)", name, device or "?")
+            self.preview.set_loading(False)
+            self.statusBar().clearMessage()
         self._update_model_status(device)
         restyles = [(e.name, e.spec) for e in self.entries if e.input_kind == "image"]
         if restyles:
@@ -593,8 +602,9 @@ class MainWindow(QMainWindow):
         self.show_message(f"The {role} model could not be loaded: {message}")
 
     def show_card(self) -> None:
-        if self.render_entry.card is not None:
-            CardDialog(self.render_entry.card, f"Model card: {self.render_entry.name}", self).open()
+        card = self.render_entry.model_card()
+        if card is not None:
+            CardDialog(card, f"Model card: {self.render_entry.name}", self).open()
 
     def import_checkpoint(self, path: str) -> bool:
         """Import through the engine (which refuses anything that would not render); show the card."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from paintgan.labels import LabelSet, landscape_labelset
-from paintgan.models import ModelCard, list_models, placeholder_model
+from paintgan.models import Model, ModelCard, list_models, placeholder_model, placeholder_name
 
 PLACEHOLDER_NOTICE = (
     "Untrained placeholder model: the picture is what random weights make of your painting. "
@@ -30,7 +31,8 @@ INPUT_TITLES = {"labels": "label map", "sketch": "sketch", "image": "picture"}
 
 @dataclass
 class ModelEntry:
-    """One model the user can pick. `spec` is what the render worker loads: a registry name or a ready Model."""
+    """One model the user can pick. `spec` is what the render worker loads: a registry name, or for a placeholder
+    a callable that builds it. `card` is None for a placeholder until its model is built (`model_card()`)."""
 
     name: str
     input_kind: str
@@ -44,15 +46,28 @@ class ModelEntry:
         suffix = " (untrained placeholder)" if self.placeholder else ""
         return f"{self.name}{suffix}"
 
+    def model_card(self) -> ModelCard | None:
+        if self.card is None and callable(self.spec):
+            self.card = self.spec().card
+        return self.card
+
+
+@cache
+def _placeholder(input_kind: str) -> Model:
+    """Built once, when first used: by the render worker, since building a network imports torch (seconds on a
+    slow CPU) and the window must not wait for that."""
+    label_set = landscape_labelset() if input_kind == "labels" else None
+    return placeholder_model(input_kind, label_set)  # type: ignore[arg-type]
+
 
 def _placeholder_entry(input_kind: str) -> ModelEntry:
     label_set = landscape_labelset() if input_kind == "labels" else None
-    model = placeholder_model(input_kind, label_set)  # type: ignore[arg-type]
-    return ModelEntry(model.card.name, input_kind, label_set, True, model, model.card)
+    return ModelEntry(placeholder_name(input_kind), input_kind, label_set, True, partial(_placeholder, input_kind))
 
 
 def catalog() -> list[ModelEntry]:
-    """Installed models (bundled + user), plus an untrained placeholder for each input kind that has none."""
+    """Installed models (bundled + user), plus an untrained placeholder for each input kind that has none.
+    Reads only the cards: torch is not imported."""
     entries = [
         ModelEntry(card.name, card.input_kind, card.label_set, bool(card.placeholder), card.name, card)
         for card in list_models()

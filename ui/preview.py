@@ -17,11 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from paintgan.render import blend as engine_blend
 from ui.render_worker import RenderResult
 
 RESULT, SPLIT = "result", "split"
 STAGE_TITLES = {"draft": "Draft", "refine": "Refined", "photo": "Photo"}
+EMPTY_TEXT = "The picture appears here as you paint."
+LOADING_TEXT = "Loading the models…\nYou can start painting: the picture follows once they are ready."
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -36,6 +37,10 @@ def blend(base: np.ndarray, styled: np.ndarray | None, strength: float) -> np.nd
     still of an older canvas size while the new render is shown, leaves the unstyled picture."""
     if styled is None or styled.shape != base.shape:
         return base
+    # Not imported with this module: paintgan.render imports torch, which the window must not wait for. A
+    # restyled picture comes from a model, so by now the render worker has imported it.
+    from paintgan.render import blend as engine_blend
+
     return engine_blend(base, styled, strength)
 
 
@@ -114,7 +119,8 @@ class Preview(QWidget):
         self.before = False
         self.mode = RESULT
         self.qimage: QImage | None = None
-        self.empty_text = "The picture appears here as you paint."
+        self.loading = False
+        self.empty_text = EMPTY_TEXT
         self._displayed: np.ndarray | None = None
         self._painting: Callable[[], np.ndarray] | None = None
 
@@ -218,6 +224,13 @@ class Preview(QWidget):
         (self.split_button if mode == SPLIT else self.result_button).setChecked(True)
         self.view.update()
         self.modeChanged.emit(mode)
+
+    def set_loading(self, loading: bool) -> None:
+        """While the models load (seconds on a slow CPU, at every start) the empty preview says so, rather than
+        looking as if it waited for paint."""
+        self.loading = bool(loading)
+        self.empty_text = LOADING_TEXT if self.loading else EMPTY_TEXT
+        self._refresh()
 
     def set_placeholder_notice(self, text: str) -> None:
         self.banner.setText(text)

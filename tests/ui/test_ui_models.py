@@ -56,7 +56,8 @@ def test_a_sketch_model_renders_the_sketch_layer(window, mouse, wait_result, qtb
 
 
 def test_style_reference_needs_a_model_with_an_encoder(window):
-    assert window.render_entry.card is not None and not window.render_entry.card.encoder_config
+    card = window.render_entry.model_card()
+    assert card is not None and not card.encoder_config
     assert not window.style_ref_action.isEnabled()
 
 
