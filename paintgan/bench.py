@@ -5,7 +5,10 @@ pixel conversion, padding, the generator, quantisation to uint8) with the fast p
 same weights through a plain reference (`Renderer(fast=False)`: eager, fp32, NCHW, BatchNorm as its own layer and,
 for SPADE, spectral norm as torch's parametrization evaluated with the stored u/v on every call, as upstream
 runs it). Runs of the two alternate, so load from other processes slows both alike; the ratio of their medians is
-the speed-up, and the largest difference of their float outputs shows that speed bought no other picture.
+the speed-up, and the largest difference of their float outputs shows that speed bought no other picture. On the
+CPU, where the `onnx` extra is installed, a third renderer takes its turn in the same rounds: the same weights
+exported to ONNX and run by ONNX Runtime (`Renderer(backend="onnx")`), reported under "onnx" with its own speed-up
+against the same reference (peak RSS then includes its session).
 
 `run_all` runs every case in a child process of its own (`paintgan bench --model M --size N --json`), so each
 case's peak RSS is its own. Models: the bundled ones (`weights/`, or the untrained placeholders while there are
@@ -45,7 +48,7 @@ from paintgan.families.ganilla import GanillaConfig
 from paintgan.families.pix2pix import UnetConfig
 from paintgan.families.spade import SpadeConfig
 from paintgan.models import Model, label_layout, load_model, placeholder_model, registry, synthesise_card
-from paintgan.render import Box, Renderer
+from paintgan.render import Box, Renderer, onnx_available, resolve_backend
 
 SIZES = (256, 512, 1024)
 TILE, TILE_OVERLAP, STROKE_BOX = 512, 64, 128
@@ -238,9 +241,15 @@ def measure_case(
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     got, want = fast.render_tensor(source), plain.render_tensor(source)
-    timing, ref = time_alternating(
-        [lambda: fast.render(source), lambda: plain.render(source)], sync, repeats=repeats, budget_s=budget_s
-    )
+    runs = [lambda: fast.render(source), lambda: plain.render(source)]
+    ort: Renderer | None = None
+    if dev.type == "cpu" and onnx_available():
+        started = time.perf_counter()
+        ort = Renderer(model, device="cpu", threads=threads, backend="onnx")
+        ort_export_s = time.perf_counter() - started
+        ort_diff = float((ort.render_tensor(source) - want).abs().max())
+        runs.append(lambda: ort.render(source))  # type: ignore[union-attr]
+    timing, ref, *ort_timing = time_alternating(runs, sync, repeats=repeats, budget_s=budget_s)
     flops = frame_flops(model, size)
     result: dict[str, Any] = {
         "model": name,
@@ -270,6 +279,19 @@ def measure_case(
         "peak_rss_mb": peak_rss_mb(),
         "cuda_max_allocated_mb": torch.cuda.max_memory_allocated() / (1 << 20) if dev.type == "cuda" else None,
     }
+    if ort is not None:
+        o = ort_timing[0]
+        result["onnx"] = {
+            "median_ms": o.median_ms,
+            "p95_ms": o.p95_ms,
+            "cpu_median_ms": o.cpu_median_ms,
+            "speedup": ref.median_ms / o.median_ms,
+            "cpu_speedup": ref.cpu_median_ms / o.cpu_median_ms,
+            "max_abs_diff": ort_diff,
+            "export_s": ort_export_s,
+            "threads": ort.session.threads if ort.session is not None else None,
+        }
+    result["auto_backend"] = resolve_backend("auto", model.card.family, dev, fast.dtype)
     if result["origin"] == "bundled" and size >= 2 * TILE:
         result["tiles"] = tile_seams(fast, source, sync)
     return result
@@ -382,9 +404,11 @@ def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = Non
             out.append(Target(f"{r['model']} vs plain pix2pix U-Net-256", "<= 0.3x",
                               f"{ratio:.3f}x" if pix else "pix2pix not measured", ratio <= 0.3 if pix else None))
     for r in [r for r in results if r.get("origin") == "upstream" and r.get("device") == "cpu"]:
-        out.append(Target(f"{r['model']} {r['size']} px speed-up vs reference", ">= 1.5x", f"{r['speedup']:.2f}x",
-                          r["speedup"] >= 1.5))
+        best = max(r["speedup"], r["onnx"]["speedup"] if "onnx" in r else 0.0)
+        measured = f"{r['speedup']:.2f}x torch" + (f", {r['onnx']['speedup']:.2f}x ONNX Runtime" if "onnx" in r else "")
+        out.append(Target(f"{r['model']} {r['size']} px speed-up vs reference", ">= 1.5x", measured, best >= 1.5))
     diffs = [r["max_abs_diff"] for r in results if "max_abs_diff" in r and r.get("dtype") == "float32"]
+    diffs += [r["onnx"]["max_abs_diff"] for r in results if "onnx" in r]
     if diffs:
         out.append(Target("fp32 fast path vs reference, largest output difference", "<= 1e-3",
                           f"{max(diffs):.2e}", max(diffs) <= 1e-3))
@@ -413,16 +437,19 @@ def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = Non
 def table(results: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown table rows, one per case."""
     head = ("| model | size | device | median ms | p95 ms | ref median ms | speed-up | CPU speed-up | max diff | GFLOP "
-            "| GFLOP/s | peak RSS MB | fast path |")
+            "| GFLOP/s | peak RSS MB | fast path | ORT median ms | ORT speed-up | ORT CPU speed-up | ORT max diff |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['size']} | {r['device']} | error: {r['error']} |" + " |" * 9)
+            lines.append(f"| {r['model']} | {r['size']} | {r['device']} | error: {r['error']} |" + " |" * 13)
             continue
+        o = r.get("onnx")
+        ort = (f"{o['median_ms']:.1f} | {o['speedup']:.2f}x | {o['cpu_speedup']:.2f}x | {o['max_abs_diff']:.1e}"
+               if o else "- | - | - | -")
         lines.append(
             f"| {r['model']} | {r['size']} | {r['device']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} "
             f"| {r['reference_median_ms']:.1f} | {r['speedup']:.2f}x | {r['cpu_speedup']:.2f}x "
             f"| {r['max_abs_diff']:.1e} | {r['gflop']:.1f} "
-            f"| {r['gflop_per_s']:.1f} | {r['peak_rss_mb']:.0f} | {', '.join(r['fast_path']) or '-'} |"
+            f"| {r['gflop_per_s']:.1f} | {r['peak_rss_mb']:.0f} | {', '.join(r['fast_path']) or '-'} | {ort} |"
         )
     return lines

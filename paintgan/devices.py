@@ -7,23 +7,28 @@ runs fp32 because half precision there is slower and less exact.
 
 from __future__ import annotations
 
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from paintgan.errors import InputError
+
+if TYPE_CHECKING:  # torch is imported when a device is chosen: the CLI's options need no torch (lite build)
+    import torch
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 DEVICE_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
 
 def _mps_available() -> bool:
+    import torch
+
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
 
 
 def pick_device(name: str = "auto") -> torch.device:
     """The torch device for `name`; asking for a device this machine does not have is an input error."""
+    import torch
+
     if name not in DEVICE_NAMES:
         raise InputError(f"unknown device {name!r}; expected one of {', '.join(DEVICE_NAMES)}")
     if name == "auto":
@@ -41,6 +46,8 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def default_dtype(device: torch.device) -> torch.dtype:
     """fp32 on the CPU, half precision on a GPU."""
+    import torch
+
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "mps":

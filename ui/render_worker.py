@@ -119,6 +119,10 @@ def one_line(exc: BaseException) -> str:
 
 
 def _default_factory(model: Any, device: str, threads: int | None) -> RendererLike:
+    from paintgan.onnx_runtime import OnnxModel, OnnxRenderer
+
+    if isinstance(model, OnnxModel):
+        return OnnxRenderer(model, device=device, threads=threads)
     from paintgan.render import Renderer
 
     return Renderer(model, device=device, threads=threads)
@@ -126,6 +130,10 @@ def _default_factory(model: Any, device: str, threads: int | None) -> RendererLi
 
 def _load(spec: ModelSpec) -> Any:
     if isinstance(spec, str):
+        from paintgan.onnx_runtime import load_onnx_model, torch_available
+
+        if not torch_available():  # the lite build: the same names, as ONNX files
+            return load_onnx_model(spec)
         from paintgan.models import load_model
 
         return load_model(spec)

@@ -20,7 +20,8 @@ from paintgan.devices import DEVICE_NAMES
 from paintgan.documents import load_document
 from paintgan.errors import InputError, OutputError
 from paintgan.models import Model, load_model
-from paintgan.render import Renderer, render_document
+from paintgan.onnx_runtime import OnnxModel, OnnxRenderer, load_onnx_model, torch_available
+from paintgan.render_core import BACKENDS, FrameRenderer, render_document_with
 
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
 TILE_OVERLAP = 64
@@ -45,6 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--instance", metavar="INST.png", help="instance-id map for models with an instance-edge input")
     p.add_argument("--seed", type=int, metavar="N", help="models with a latent z: z = randn seeded with N (default 0)")
     p.add_argument("--device", choices=DEVICE_NAMES, default="auto", help="where to run (default: auto)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="torch (default), onnx (ONNX Runtime on the CPU, the model exported on load), or auto (ONNX "
+                   "Runtime for the families where it is faster); the build without torch always uses ONNX models")
     p.add_argument("--size", metavar="WxH", type=parse_size, help="resize the input first (nearest for label maps)")
     p.add_argument("--tile", metavar="N", type=int,
                    help=f"render in N x N tiles with {TILE_OVERLAP} px of context each (bounds memory on big "
@@ -74,7 +78,7 @@ def _resize(arr: np.ndarray, size: tuple[int, int] | None, nearest: bool) -> np.
     return cv2.resize(arr, (w, h), interpolation=interpolation)
 
 
-def read_source(model: Model, path: str, size: tuple[int, int] | None) -> np.ndarray:
+def read_source(model: Model | OnnxModel, path: str, size: tuple[int, int] | None) -> np.ndarray:
     """The input file as the model's source array (label indices, sketch ink, or RGB)."""
     card = model.card
     if card.input_kind == "labels":
@@ -119,25 +123,42 @@ def _render_project(args: argparse.Namespace) -> np.ndarray:
     name = args.model or doc.render_model
     if not name:
         raise InputError(f"{args.project} names no render model; give one with --model")
-    model = load_model(name, encoder=args.encoder)
-    restyle = load_model(doc.restyle_model) if doc.restyle_model else None
+    renderer = _renderer(_open(name, args.encoder), args)
+    restyler = _renderer(_open(doc.restyle_model, None), args) if doc.restyle_model else None
     if args.size is not None:
         doc.labels = _resize(doc.labels, args.size, nearest=True)
         doc.sketch = _resize(doc.sketch, args.size, nearest=False)
     style = None if args.style is None else images.read_rgb(args.style)
-    return render_document(doc, model, restyle, device=args.device, seed=args.seed, style=style)
+    return render_document_with(doc, renderer, restyler, seed=args.seed, style=style)
+
+
+def _open(name: str, encoder: str | None) -> Model | OnnxModel:
+    """The model to render with: through torch where it is installed, else its ONNX file (the lite build)."""
+    if torch_available():
+        return load_model(name, encoder=encoder)
+    if encoder is not None:
+        raise InputError("--encoder needs the full build (torch); this build renders ONNX models only")
+    return load_onnx_model(name)
+
+
+def _renderer(model: Model | OnnxModel, args: argparse.Namespace) -> FrameRenderer:  # type: ignore[type-arg]
+    if isinstance(model, OnnxModel):
+        return OnnxRenderer(model, device=args.device)
+    from paintgan.render import Renderer
+
+    return Renderer(model, device=args.device, backend=args.backend)
 
 
 def _render_input(args: argparse.Namespace) -> np.ndarray:
     if not args.model:
         raise InputError("--model is required with --input; give a model name or a .safetensors/.pth file")
-    model = load_model(args.model, encoder=args.encoder)
+    model = _open(args.model, args.encoder)
     source = read_source(model, args.input, args.size)
     style = None if args.style is None else images.read_rgb(args.style)
     instance = None
     if args.instance is not None:
         instance = _resize(images.read_instance_map(args.instance), args.size, nearest=True)
-    renderer = Renderer(model, device=args.device)
+    renderer = _renderer(model, args)
     if args.tile is None:
         return renderer.render(source, style=style, seed=args.seed, instance=instance)
     return renderer.render_tiled(source, tile=args.tile, overlap=TILE_OVERLAP, style=style, seed=args.seed,

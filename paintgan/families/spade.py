@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -42,6 +41,7 @@ from paintgan.errors import CheckpointError, InputError
 from paintgan.families import Family, register
 from paintgan.families.blocks import param_free_norm, upsample2
 from paintgan.families.layout import check, matches, shape
+from paintgan.render_core import DONTCARE_VALUE, instance_edges  # noqa: F401  instance_edges: re-exported
 
 NAME = "spade"
 UPSAMPLING = {"normal": 5, "more": 6, "most": 7}
@@ -335,9 +335,6 @@ def detect_encoder(sd: dict[str, Tensor]) -> EncoderConfig | None:
 
 # ---- label inputs ---------------------------------------------------------------------------------------------
 
-DONTCARE_VALUE = 255
-
-
 def semantic_tensor(
     labels: Tensor, label_nc: int, dontcare: bool, instance_edges: Tensor | None = None
 ) -> Tensor:
@@ -366,23 +363,6 @@ def semantic_tensor(
             f"instance edge map has shape {tuple(instance_edges.shape)}; expected {tuple(labels.shape)} like the labels"
         )
     return torch.cat([one_hot, edges.to(one_hot)], 1)
-
-
-def instance_edges(instance: np.ndarray) -> np.ndarray:
-    """SPADE's instance boundary map: 1 where a pixel's id differs from a 4-neighbour (both pixels of each pair).
-
-    `instance` is H x W of integer instance ids (raw values, not rescaled); returns uint8 H x W of 0/1.
-    """
-    if instance.ndim != 2:
-        raise InputError(f"instance map has shape {instance.shape}; expected a single-channel H x W map")
-    edge = np.zeros(instance.shape, dtype=bool)
-    horizontal = instance[:, 1:] != instance[:, :-1]
-    vertical = instance[1:, :] != instance[:-1, :]
-    edge[:, 1:] |= horizontal
-    edge[:, :-1] |= horizontal
-    edge[1:, :] |= vertical
-    edge[:-1, :] |= vertical
-    return edge.astype(np.uint8)
 
 
 FAMILY = Family(NAME, SpadeConfig, SPADEGenerator, size_multiple, detect, conditional="labels")

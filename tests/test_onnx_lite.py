@@ -1,0 +1,99 @@
+"""The lite build's engine: with torch blocked in a child process, ONNX models render (API and `paintgan render`)
+the picture torch draws, and what needs torch says so in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from paintgan.families import get_family
+from paintgan.families.light_spade import LightSpadeConfig
+from paintgan.labels import colourize
+from paintgan.models import Model, synthesise_card
+from paintgan.onnx_export import export_onnx
+from paintgan.render import Renderer
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+ROOT = Path(__file__).resolve().parent.parent
+# What the child runs first: `import torch` (and any torch submodule) raises ImportError from then on.
+BLOCK_TORCH = "import sys; sys.modules['torch'] = None\n"
+
+
+def run_without_torch(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", BLOCK_TORCH + textwrap.dedent(code), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def cli_without_torch(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_without_torch("from paintgan.cli import main\nraise SystemExit(main(sys.argv[1:]))", *args)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Model, Path]:
+    config = LightSpadeConfig(input_nc=7, ngf=8, hidden=8)
+    fam = get_family("light_spade")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        net = fam.build(config).eval()
+    model = Model(synthesise_card(fam, config, name="tiny-lite"), net)
+    return model, export_onnx(model, tmp_path_factory.mktemp("onnx") / "tiny-lite.onnx")
+
+
+def labels_for(model: Model) -> np.ndarray:
+    yy, xx = np.mgrid[0:96, 0:128]
+    return ((xx // 24 + yy // 32) % 7).astype(np.uint8)
+
+
+def test_the_lite_engine_imports_and_renders_without_torch(exported: tuple[Model, Path], tmp_path: Path) -> None:
+    model, path = exported
+    labels = labels_for(model)
+    np.save(tmp_path / "labels.npy", labels)
+    proc = run_without_torch(
+        """
+        import numpy as np
+        from paintgan.onnx_runtime import OnnxRenderer, load_onnx_model
+        renderer = OnnxRenderer(load_onnx_model(sys.argv[1]), threads=1)
+        np.save(sys.argv[2], renderer.render_tensor(np.load(sys.argv[3])))
+        assert not [m for m in sys.modules if m.split(".")[0] == "torch" and sys.modules[m] is not None]
+        """,
+        str(path), str(tmp_path / "out.npy"), str(tmp_path / "labels.npy"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    want = Renderer(model, device="cpu", fast=False).render_tensor(labels).numpy()
+    assert np.abs(np.load(tmp_path / "out.npy") - want).max() <= 1e-3
+
+
+def test_paintgan_render_without_torch_draws_the_torch_picture(exported: tuple[Model, Path], tmp_path: Path) -> None:
+    model, path = exported
+    labels = labels_for(model)
+    assert model.card.label_set is not None
+    Image.fromarray(colourize(labels, model.card.label_set)).save(tmp_path / "map.png")
+    proc = cli_without_torch("render", "--model", str(path), "--input", str(tmp_path / "map.png"),
+                             "--output", str(tmp_path / "out.png"))
+    assert proc.returncode == 0, proc.stderr
+    got = np.asarray(Image.open(tmp_path / "out.png")).astype(int)
+    want = Renderer(model, device="cpu").render(labels).astype(int)
+    assert got.shape == want.shape and np.abs(got - want).max() <= 1
+
+
+def test_what_needs_torch_says_so_in_one_line(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "latest_net_G.pth"
+    checkpoint.write_bytes(b"not read: the suffix decides")
+    proc = cli_without_torch("render", "--model", str(checkpoint), "--input", str(tmp_path / "x.png"),
+                             "--output", str(tmp_path / "out.png"))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and not (tmp_path / "out.png").exists()
+    assert lines[0].startswith("paintgan: error: latest_net_G.pth is a torch checkpoint") and "full build" in lines[0]
+    proc = cli_without_torch("train", "--steps", "3")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "paintgan: error: `paintgan train` needs the full build of PaintGAN (with torch); this build renders "
+        "ONNX models only"]
