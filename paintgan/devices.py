@@ -9,13 +9,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from paintgan.errors import InputError
+from paintgan.errors import CheckpointError, InputError
 
 if TYPE_CHECKING:  # torch is imported when a device is chosen: the CLI's options need no torch (lite build)
     import torch
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 DEVICE_NAMES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported here: False in the lite build (ONNX Runtime only) and where a test blocks it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # sys.modules["torch"] = None makes find_spec raise
+        return False
+
+
+def require_torch(what: str) -> None:
+    """A one-line refusal, in the lite build, of what only torch can do (loading a .pth or .safetensors)."""
+    if not torch_available():
+        raise CheckpointError(f"{what} needs the full build of PaintGAN (with torch); this build renders ONNX "
+                              "models only (.onnx files made with paintgan export-onnx)")
 
 
 def _mps_available() -> bool:

@@ -30,6 +30,7 @@ import platformdirs
 
 from paintgan import __version__
 from paintgan.cards import INPUT_KINDS, InputKind, LabelLayout, ModelCard
+from paintgan.devices import require_torch
 from paintgan.errors import CheckpointError, OutputError, PaintGANError
 from paintgan.images import write_bytes_atomic
 from paintgan.labels import (
@@ -178,6 +179,7 @@ def load_model(name_or_path: str | os.PathLike[str], encoder: str | os.PathLike[
     For an upstream SPADE generator with a VAE, the encoder is `encoder` if given, else the `<prefix>_net_E.pth`
     beside a `<prefix>_net_G.pth`, if there is one.
     """
+    require_torch(f"loading {Path(name_or_path).name}")
     path = Path(name_or_path)
     if path.is_dir():
         # Upstream users point at a run folder (checkpoints/ade20k_pretrained/); its latest generator is meant.
@@ -314,7 +316,7 @@ def convert(in_pth: str | os.PathLike[str], out_safetensors: str | os.PathLike[s
     _check_target(target)
     model = load_model(Path(in_pth), encoder=encoder)
     if name is not None:
-        model.card.name = _check_name(name)
+        model.card.name = check_model_name(name)
     save_model(model, target)
     return model.card
 
@@ -402,7 +404,7 @@ def find_model(name: str) -> Path:
     raise CheckpointError(f"unknown model {name!r}; known models: {known} (or give a .safetensors/.pth path)")
 
 
-def _check_name(name: str) -> str:
+def check_model_name(name: str) -> str:
     if not _NAME_RE.match(name):
         raise CheckpointError(f"model name {name!r} is not usable; expected letters, digits, '_', '-', '.' (max 64)")
     return name
@@ -416,10 +418,14 @@ def import_model(path: str | os.PathLike[str], name: str | None = None) -> Model
     src = Path(path)
     if not src.is_file():
         raise CheckpointError(f"model file not found: {src}")
+    if src.suffix == ".onnx" and name is None:  # the lite build's model files (paintgan export-onnx)
+        from paintgan.onnx_runtime import import_onnx_model
+
+        return import_onnx_model(src)
     model = load_model(src)
     if name is not None:
-        model.card.name = _check_name(name)
-    _check_name(model.card.name)
+        model.card.name = check_model_name(name)
+    check_model_name(model.card.name)
     folder = user_models_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ Importing this module imports neither torch nor onnxruntime; a session imports o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -23,7 +22,8 @@ from typing import Any, Literal
 import numpy as np
 
 from paintgan.cards import LabelLayout, ModelCard
-from paintgan.errors import CheckpointError, InputError, PaintGANError
+from paintgan.devices import torch_available  # noqa: F401  the one test of which build this is, for callers
+from paintgan.errors import CheckpointError, InputError, OutputError, PaintGANError
 from paintgan.models import CARD_KEY, bundled_models_dir, user_models_dir
 from paintgan.render_core import FrameRenderer, array_to_uint8, one_hot, torch_randn
 
@@ -34,14 +34,6 @@ ONNX_META_KEY = "paintgan.onnx"
 ONNX_FORMAT = 1
 INPUT_NAME, LATENT_NAME, OUTPUT_NAME = "x", "z", "y"
 _METADATA_LIMIT = 64 << 20  # a card is kilobytes; anything this big is not one
-
-
-def torch_available() -> bool:
-    """Whether torch can be imported here (False in the lite build, and when a test blocks it)."""
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ImportError, ValueError):  # sys.modules["torch"] = None makes find_spec raise
-        return False
 
 
 @dataclass(frozen=True)
@@ -257,10 +249,8 @@ def load_onnx_model(name_or_path: str | os.PathLike[str]) -> OnnxModel:
     path = Path(name_or_path)
     text = str(name_or_path)
     if path.suffix in (".pth", ".pt", ".safetensors") or path.is_dir():
-        raise CheckpointError(
-            f"{path.name} is a torch checkpoint; this PaintGAN build runs ONNX models only (no torch): import it "
-            "with the full build, or convert it there with paintgan export-onnx"
-        )
+        raise CheckpointError(f"{path.name} is a torch model file; it needs the full build of PaintGAN (with torch), "
+                              "or an ONNX copy made there with paintgan export-onnx")
     if not path.is_file():
         if os.sep in text or "/" in text or path.suffix == ONNX_SUFFIX:
             raise CheckpointError(f"model file not found: {text}")
@@ -274,6 +264,24 @@ def load_onnx_model(name_or_path: str | os.PathLike[str]) -> OnnxModel:
         raise CheckpointError(f"{path.name}: ONNX file without a PaintGAN model card; "
                               "expected a file written by paintgan export-onnx")
     return OnnxModel(ModelCard.from_json(props[CARD_KEY]), OnnxInfo.from_json(props[ONNX_META_KEY], path.name), path)
+
+
+def import_onnx_model(path: str | os.PathLike[str]) -> ModelCard:
+    """Copy a PaintGAN ONNX file into the user's model folder, once ONNX Runtime has loaded it (a file that would
+    not render is refused and nothing is written). Its name is the one in its card."""
+    from paintgan.images import write_bytes_atomic
+    from paintgan.models import check_model_name
+
+    model = load_onnx_model(path)
+    check_model_name(model.card.name)
+    OnnxSession(model.path, threads=1)
+    folder = user_models_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the user model folder {folder}: {exc.strerror or exc}") from None
+    write_bytes_atomic(folder / f"{model.card.name}{ONNX_SUFFIX}", model.path.read_bytes())
+    return model.card
 
 
 # ------------------------------------------------------------------------------------------ rendering

@@ -973,7 +973,7 @@ class MainWindow(QMainWindow):
 
     def import_checkpoint_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import checkpoint", self._folder(),
-                                              "Models (*.pth *.safetensors)")
+                                              "Models (*.pth *.safetensors *.onnx)")
         if path:
             self.import_checkpoint(path)
 

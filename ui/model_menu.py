@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from paintgan.labels import LabelSet, landscape_labelset
 from paintgan.models import Model, ModelCard, list_models, placeholder_model, placeholder_name
+from paintgan.onnx_runtime import list_onnx_models, torch_available
 
 PLACEHOLDER_NOTICE = (
     "Untrained placeholder model: the picture is what random weights make of your painting. "
@@ -68,11 +69,12 @@ def _placeholder_entry(input_kind: str) -> ModelEntry:
 def catalog() -> list[ModelEntry]:
     """Installed models (bundled + user), plus an untrained placeholder for each input kind that has none.
     Reads only the cards: torch is not imported."""
+    full = torch_available()  # the lite build lists its ONNX models, and has no placeholders to build
     entries = [
         ModelEntry(card.name, card.input_kind, card.label_set, bool(card.placeholder), card.name, card)
-        for card in list_models()
+        for card in (list_models() if full else list_onnx_models())
     ]
-    for kind in ("labels", "sketch", "image"):
+    for kind in ("labels", "sketch", "image") if full else ():
         if not any(e.input_kind == kind and not e.placeholder for e in entries):
             entries.append(_placeholder_entry(kind))
     return entries

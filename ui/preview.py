@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from paintgan.render_core import blend as engine_blend  # numpy only: no torch for the window to wait on
 from ui.render_worker import RenderResult
 
 RESULT, SPLIT = "result", "split"
@@ -37,10 +38,6 @@ def blend(base: np.ndarray, styled: np.ndarray | None, strength: float) -> np.nd
     still of an older canvas size while the new render is shown, leaves the unstyled picture."""
     if styled is None or styled.shape != base.shape:
         return base
-    # Not imported with this module: paintgan.render imports torch, which the window must not wait for. A
-    # restyled picture comes from a model, so by now the render worker has imported it.
-    from paintgan.render import blend as engine_blend
-
     return engine_blend(base, styled, strength)
 
 

@@ -369,7 +369,7 @@ class RenderWorker(QObject):
 
     def _render_tiles(self, slot: _Slot, source: np.ndarray, req: RenderRequest) -> np.ndarray:
         """A big canvas at full size: only tiles near pixels that changed since the last one are rendered."""
-        from paintgan.render import tiles
+        from paintgan.render_core import tiles
 
         renderer: Any = slot.renderer
         h, w = source.shape[:2]
