@@ -3,6 +3,7 @@ the picture torch draws, and what needs torch says so in one line."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -97,3 +98,63 @@ def test_what_needs_torch_says_so_in_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         "paintgan: error: `paintgan train` needs the full build of PaintGAN (with torch); this build renders "
         "ONNX models only"]
+
+
+def test_importing_an_upstream_checkpoint_says_it_needs_the_full_build(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "latest_net_G.pth"
+    checkpoint.write_bytes(b"never unpickled")
+    proc = run_without_torch(
+        """
+        from paintgan.errors import CheckpointError
+        from paintgan.models import import_model
+        try:
+            import_model(sys.argv[1])
+        except CheckpointError as exc:
+            print(exc)
+        """,
+        str(checkpoint),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ("loading latest_net_G.pth needs the full build of PaintGAN (with torch); this "
+                                   "build renders ONNX models only (.onnx files made with paintgan export-onnx)")
+
+
+def test_an_onnx_file_imports_into_the_user_folder_without_torch(exported: tuple[Model, Path]) -> None:
+    from paintgan.models import user_models_dir
+
+    _, path = exported
+    proc = run_without_torch(
+        """
+        from paintgan.models import import_model
+        from paintgan.onnx_runtime import list_onnx_models
+        print(import_model(sys.argv[1]).name, [c.name for c in list_onnx_models()])
+        """,
+        str(path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["tiny-lite", "['tiny-lite']"]
+    assert (user_models_dir() / "tiny-lite.onnx").read_bytes() == path.read_bytes()
+
+
+@pytest.mark.slow
+def test_the_app_starts_and_renders_an_onnx_model_without_torch(exported: tuple[Model, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from paintgan.models import user_models_dir
+
+    _, path = exported
+    user_models_dir().mkdir(parents=True)
+    shutil.copy(path, user_models_dir())
+    shot = tmp_path / "shot.png"
+    proc = run_without_torch(
+        """
+        import runpy
+        sys.argv = ["main.py", "--smoke-screenshot", sys.argv[1], "--size", "900x600"]
+        runpy.run_path("main.py", run_name="__main__")
+        """,
+        str(shot),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert np.asarray(Image.open(shot)).shape[:2] == (600, 900)
+    log = (Path(os.environ["PAINTGAN_HOME"]) / "logs" / "paintgan.log").read_text()
+    assert "models ready (draft tiny-lite on cpu)" in log and "first picture shown" in log and "by tiny-lite" in log
