@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench package clean
+.PHONY: run test lint bench package package-lite clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,10 +44,31 @@ $(PKG_STAMP): packaging/requirements.txt
 	touch $(PKG_STAMP)
 
 # No --clean: PyInstaller redoes only what changed since the last build in build/pyinstaller (`make clean` resets).
-package: $(PKG_STAMP)
+package: $(PKG_STAMP) package-lite
 	$(PKG_BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist \
 		--workpath build/pyinstaller packaging/paintgan.spec
 	$(PKG_BIN)/python packaging/linux/make_tarball.py dist/PaintGAN dist
+
+# The lite bundle dist/PaintGAN-lite/: ONNX Runtime instead of torch (see packaging/README.md). The bundled models
+# are exported to ONNX by the development venv (torch + onnx), then frozen from a venv without torch.
+LITE_VENV := build/package-lite-venv
+LITE_BIN := $(LITE_VENV)/bin
+LITE_STAMP := $(LITE_VENV)/.installed
+ONNX_MODELS := $(patsubst weights/%.safetensors,build/onnx/%.onnx,$(wildcard weights/*.safetensors))
+
+$(LITE_STAMP): packaging/requirements-lite.txt
+	test -x $(LITE_BIN)/python || $(PYTHON) -m venv $(LITE_VENV)
+	$(LITE_BIN)/python -m pip install --quiet -c constraints.txt -r packaging/requirements-lite.txt
+	touch $(LITE_STAMP)
+
+build/onnx/%.onnx: weights/%.safetensors $(STAMP)
+	mkdir -p build/onnx
+	$(BIN)/python -m paintgan export-onnx $< $@
+
+package-lite: $(LITE_STAMP) $(ONNX_MODELS)
+	rm -f $(filter-out $(ONNX_MODELS),$(wildcard build/onnx/*.onnx))
+	PAINTGAN_LITE=1 $(LITE_BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist \
+		--workpath build/pyinstaller-lite packaging/paintgan.spec
 
 clean:
 	rm -rf $(VENV) build dist

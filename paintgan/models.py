@@ -22,6 +22,7 @@ import os
 import re
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -375,15 +376,18 @@ class RegistryEntry:
     origin: Literal["bundled", "user"]
 
 
-def registry() -> dict[str, RegistryEntry]:
-    """Every readable native model by name; user models shadow bundled ones of the same name."""
+def registry(
+    suffix: str = NATIVE_SUFFIX, read: Callable[[Path], ModelCard] = read_card
+) -> dict[str, RegistryEntry]:
+    """Every readable native model by name; user models shadow bundled ones of the same name. (`suffix` and
+    `read` list other model files the same way: the lite build's `.onnx` models.)"""
     entries: dict[str, RegistryEntry] = {}
     for origin, folder in (("bundled", bundled_models_dir()), ("user", user_models_dir())):
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob(f"*{NATIVE_SUFFIX}")):
+        for path in sorted(folder.glob(f"*{suffix}")):
             try:
-                card = read_card(path)
+                card = read(path)
             except PaintGANError as exc:
                 # One broken file must not hide the others (or stop the app from starting).
                 log.warning("skipping model file %s: %s", path, exc)

@@ -13,21 +13,17 @@ Importing this module imports neither torch nor onnxruntime; a session imports o
 from __future__ import annotations
 
 import json
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from paintgan.cards import LabelLayout, ModelCard
-from paintgan.devices import torch_available  # noqa: F401  the one test of which build this is, for callers
 from paintgan.errors import CheckpointError, InputError, OutputError, PaintGANError
-from paintgan.models import CARD_KEY, bundled_models_dir, user_models_dir
+from paintgan.models import CARD_KEY, RegistryEntry, registry, user_models_dir
 from paintgan.render_core import FrameRenderer, array_to_uint8, one_hot, torch_randn
-
-log = logging.getLogger(__name__)
 
 ONNX_SUFFIX = ".onnx"
 ONNX_META_KEY = "paintgan.onnx"
@@ -217,26 +213,9 @@ class OnnxModel:
         return self.card.name
 
 
-@dataclass(frozen=True)
-class OnnxEntry:
-    card: ModelCard
-    path: Path
-    origin: Literal["bundled", "user"]
-
-
-def onnx_registry() -> dict[str, OnnxEntry]:
-    """Every readable PaintGAN ONNX file in the bundled and the user model folders by name (user files win), as
-    `paintgan.models.registry` lists `.safetensors` models."""
-    entries: dict[str, OnnxEntry] = {}
-    for origin, folder in (("bundled", bundled_models_dir()), ("user", user_models_dir())):
-        for path in sorted(folder.glob(f"*{ONNX_SUFFIX}")) if folder.is_dir() else ():
-            try:
-                card = read_onnx_card(path)
-            except PaintGANError as exc:
-                log.warning("skipping model file %s: %s", path, exc)  # one broken file must not hide the rest
-                continue
-            entries[card.name] = OnnxEntry(card, path, origin)  # type: ignore[arg-type]
-    return entries
+def onnx_registry() -> dict[str, RegistryEntry]:
+    """Every readable PaintGAN ONNX file in the bundled and the user model folders by name (user files win)."""
+    return registry(ONNX_SUFFIX, read_onnx_card)
 
 
 def list_onnx_models() -> list[ModelCard]:

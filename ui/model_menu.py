@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from paintgan.devices import torch_available
 from paintgan.labels import LabelSet, landscape_labelset
 from paintgan.models import Model, ModelCard, list_models, placeholder_model, placeholder_name
-from paintgan.onnx_runtime import list_onnx_models, torch_available
+from paintgan.onnx_runtime import list_onnx_models
 
 PLACEHOLDER_NOTICE = (
     "Untrained placeholder model: the picture is what random weights make of your painting. "

@@ -130,7 +130,8 @@ def _default_factory(model: Any, device: str, threads: int | None) -> RendererLi
 
 def _load(spec: ModelSpec) -> Any:
     if isinstance(spec, str):
-        from paintgan.onnx_runtime import load_onnx_model, torch_available
+        from paintgan.devices import torch_available
+        from paintgan.onnx_runtime import load_onnx_model
 
         if not torch_available():  # the lite build: the same names, as ONNX files
             return load_onnx_model(spec)

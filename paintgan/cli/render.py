@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 
 from paintgan import images
-from paintgan.devices import DEVICE_NAMES
+from paintgan.devices import DEVICE_NAMES, torch_available
 from paintgan.documents import load_document
 from paintgan.errors import InputError, OutputError
 from paintgan.models import Model, load_model
-from paintgan.onnx_runtime import OnnxModel, OnnxRenderer, load_onnx_model, torch_available
+from paintgan.onnx_runtime import OnnxModel, OnnxRenderer, load_onnx_model
 from paintgan.render_core import BACKENDS, FrameRenderer, render_document_with
 
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
