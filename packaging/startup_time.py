@@ -23,7 +23,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-# Log line -> stage, in the order a start passes them.
+# Log line -> stage, in the order a start passes them ("splash shown": builds from before the window came first).
 STAGES = {"PaintGAN ": "logging", "splash shown": "splash", "window shown": "window", "models ready": "models",
           "first picture shown": "picture"}
 
