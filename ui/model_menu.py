@@ -57,9 +57,8 @@ class ModelEntry:
 @cache
 def _placeholder(input_kind: str) -> Model:
     """Built once, when first used: by the render worker, since building a network imports torch (seconds on a
-    slow CPU) and the window must not wait for that."""
-    label_set = landscape_labelset() if input_kind == "labels" else None
-    return placeholder_model(input_kind, label_set)  # type: ignore[arg-type]
+    slow CPU) and the window must not wait for that. Label placeholders take the landscape labels."""
+    return placeholder_model(input_kind)  # type: ignore[arg-type]
 
 
 def _placeholder_entry(input_kind: str) -> ModelEntry:
