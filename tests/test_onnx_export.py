@@ -158,7 +158,8 @@ def test_renderer_backend_choice() -> None:
     assert float((fast.render_tensor(source) - plain.render_tensor(source)).abs().max()) <= TOLERANCE
     assert Renderer(pix, device="cpu", backend="auto").backend == "onnx"
     light = built("light_spade", CASES["light_spade"])
-    assert Renderer(light, device="cpu", backend="auto").backend == "torch"  # torch's fast path wins there
+    assert Renderer(light, device="cpu", backend="auto").backend == "torch"  # a tie there: torch needs no export
+    assert Renderer(built("light_unet", CASES["light_unet"]), device="cpu", backend="auto").backend == "onnx"
     with pytest.raises(InputError, match="unknown backend 'tpu'"):
         Renderer(pix, device="cpu", backend="tpu")
     with pytest.raises(InputError, match="fp32 on the CPU only"):

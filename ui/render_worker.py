@@ -125,7 +125,8 @@ def _default_factory(model: Any, device: str, threads: int | None) -> RendererLi
         return OnnxRenderer(model, device=device, threads=threads)
     from paintgan.render import Renderer
 
-    return Renderer(model, device=device, threads=threads)
+    # ONNX Runtime where it measured faster (and the onnx extra is installed): restyles and sketches, mostly.
+    return Renderer(model, device=device, threads=threads, backend="auto")
 
 
 def _load(spec: ModelSpec) -> Any:
