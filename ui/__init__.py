@@ -11,8 +11,8 @@ __all__ = ["MainWindow"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: importing ui.crash or ui.app must not import torch (main_window does, through the engine), so the
-    # crash log and the splash are up before the slow part of a start.
+    # Lazy: importing ui.crash or ui.app stays cheap (no widgets, no engine), so the crash log is set up before
+    # the window is built; torch itself is imported only by the render worker's thread.
     if name == "MainWindow":
         from ui.main_window import MainWindow
 
