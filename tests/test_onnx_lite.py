@@ -158,3 +158,25 @@ def test_the_app_starts_and_renders_an_onnx_model_without_torch(exported: tuple[
     assert np.asarray(Image.open(shot)).shape[:2] == (600, 900)
     log = (Path(os.environ["PAINTGAN_HOME"]) / "logs" / "paintgan.log").read_text()
     assert "models ready (draft tiny-lite on cpu)" in log and "first picture shown" in log and "by tiny-lite" in log
+
+
+@pytest.mark.slow
+@pytest.mark.xvfb
+def test_make_package_lite_builds_a_bundle_without_torch_that_renders(xserver: str, tmp_path: Path) -> None:
+    build = subprocess.run(["make", "package-lite"], cwd=ROOT, capture_output=True, text=True, timeout=1800,
+                           check=False)
+    assert build.returncode == 0, (build.stdout + build.stderr)[-3000:]
+    bundle = ROOT / "dist" / "PaintGAN-lite"
+    files = [p for p in bundle.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert not [p for p in files if "torch" in p.name.lower()]  # no libtorch, no torch package
+    assert sorted(p.stem for p in (bundle / "_internal" / "weights").glob("*.onnx")) == sorted(
+        p.stem for p in (ROOT / "weights").glob("*.safetensors"))
+    home = tmp_path / "home"
+    env = {**os.environ, "DISPLAY": xserver, "QT_QPA_PLATFORM": "xcb", "PAINTGAN_HOME": str(home)}
+    shot = tmp_path / "lite.png"
+    run = subprocess.run([str(bundle / "PaintGAN-lite"), "--smoke-screenshot", str(shot), "--size", "1024x700"],
+                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert np.asarray(Image.open(shot)).shape[:2] == (700, 1024)
+    log = (home / "logs" / "paintgan.log").read_text()
+    assert "frozen=True" in log and "first picture shown" in log
