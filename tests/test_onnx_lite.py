@@ -180,3 +180,27 @@ def test_make_package_lite_builds_a_bundle_without_torch_that_renders(xserver: s
     assert np.asarray(Image.open(shot)).shape[:2] == (700, 1024)
     log = (home / "logs" / "paintgan.log").read_text()
     assert "frozen=True" in log and "first picture shown" in log
+
+
+def test_a_saved_painting_renders_without_torch_and_the_onnx_models_are_listed(
+    exported: tuple[Model, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from paintgan.documents import Document, save_document
+    from paintgan.models import user_models_dir
+    from paintgan.render import render_document
+
+    model, path = exported
+    user_models_dir().mkdir(parents=True)
+    shutil.copy(path, user_models_dir())
+    assert model.card.label_set is not None
+    doc = Document(labels=labels_for(model), sketch=np.zeros((96, 128), np.uint8), label_set=model.card.label_set,
+                   render_model="tiny-lite", seed=5)
+    save_document(doc, tmp_path / "p.paintgan")
+    proc = cli_without_torch("render", "--project", str(tmp_path / "p.paintgan"), "--output", str(tmp_path / "p.png"))
+    assert proc.returncode == 0, proc.stderr
+    got = np.asarray(Image.open(tmp_path / "p.png")).astype(int)
+    assert np.abs(got - render_document(doc, model, device="cpu").astype(int)).max() <= 1
+    listed = cli_without_torch("models")
+    assert listed.returncode == 0 and "tiny-lite" in listed.stdout and "light_spade" in listed.stdout

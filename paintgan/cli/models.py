@@ -6,7 +6,9 @@ import argparse
 import json
 from typing import Any
 
+from paintgan.devices import torch_available
 from paintgan.models import RegistryEntry, registry
+from paintgan.onnx_runtime import onnx_registry
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +28,8 @@ def entry_json(entry: RegistryEntry) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    entries = sorted(registry().values(), key=lambda e: e.card.name)
+    found = registry() if torch_available() else onnx_registry()  # without torch: what can render, the .onnx
+    entries = sorted(found.values(), key=lambda e: e.card.name)
     if args.json:
         print(json.dumps([entry_json(e) for e in entries], indent=1))
         return 0
