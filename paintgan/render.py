@@ -54,10 +54,10 @@ if TYPE_CHECKING:
     from paintgan.documents import Document
     from paintgan.onnx_runtime import OnnxSession
 
-# Families whose generator ONNX Runtime (CPU, fp32) ran faster than torch's fast path at 256 px, at 1 and at 2
-# threads, on the 2-core CPU of docs/PERFORMANCE.md ("ONNX Runtime backend"); `backend="auto"` picks ONNX Runtime
-# only for these. SPADE ties (its fast path's one-hot look-up is as quick), light_spade ties at 2 threads: both
-# stay on torch, which needs no export when the model loads.
+# Families where ONNX Runtime (CPU, fp32) beat torch's fast path at 256 px on the 2-core CPU of docs/PERFORMANCE.md
+# ("ONNX Runtime backend"): faster at 1 and 2 threads, except pix2pix at 2 threads (as fast, on half the CPU
+# time); `backend="auto"` picks ONNX Runtime only for these. SPADE ties (its fast path's one-hot look-up is as
+# quick) and light_spade ties at 2 threads: both stay on torch, which needs no export when the model loads.
 ONNX_FASTER = frozenset({"pix2pix", "cyclegan", "ganilla", "light_unet"})
 
 
