@@ -23,6 +23,7 @@ field under 64 px) tiles with 64 px of overlap equal the full render exactly; ne
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import numpy as np
@@ -30,7 +31,7 @@ import torch
 from torch import Tensor
 
 from paintgan.devices import default_dtype, pick_device
-from paintgan.errors import InputError
+from paintgan.errors import InputError, PaintGANError
 from paintgan.fastpath import optimize
 from paintgan.families.spade import semantic_tensor
 from paintgan.models import Model, label_layout, latent_dim
@@ -53,6 +54,8 @@ from paintgan.render_core import (  # noqa: F401  Box, tiles, blend, the size li
 if TYPE_CHECKING:
     from paintgan.documents import Document
     from paintgan.onnx_runtime import OnnxSession
+
+log = logging.getLogger(__name__)
 
 # Families where ONNX Runtime (CPU, fp32) beat torch's fast path at 256 px on the 2-core CPU of docs/PERFORMANCE.md
 # ("ONNX Runtime backend"): faster at 1 and 2 threads, except pix2pix at 2 threads (as fast, on half the CPU
@@ -135,21 +138,30 @@ class Renderer(FrameRenderer[Tensor, Tensor]):
         self.backend = resolve_backend(backend, card.family, self.device, self.dtype)
         generator = model.generator.to(self.device, self.dtype).eval()
         self.session: OnnxSession | None = None
-        rewritten = None
         if self.backend == "onnx":
-            from paintgan.onnx_export import export_session
-
-            self.session = export_session(model, threads=torch.get_num_threads() if threads is None else threads)
-            if not self.session.info(card.name).dynamic:
-                raise InputError(f"model {card.name!r} exports to ONNX for one size only (SPADE's VAE); "
-                                 "render it with the torch backend")
-        elif fast:
-            rewritten = optimize(generator, card.family)
+            try:
+                self.session = self._onnx_session(threads)
+            except (PaintGANError, RuntimeError) as exc:
+                if backend != "auto":
+                    raise
+                # "auto" is a speed choice: a model that does not export still renders, through torch.
+                log.warning("model %s renders through torch: its ONNX export failed (%s)", card.name, exc)
+                self.backend = "torch"
+        rewritten = optimize(generator, card.family) if fast and self.session is None else None
         self.generator = generator if rewritten is None else rewritten.module
         self.fast_steps: tuple[str, ...] = (
             ("onnxruntime",) if self.session is not None else () if rewritten is None else rewritten.steps
         )
         self.encoder = None if model.encoder is None else model.encoder.to(self.device, self.dtype).eval()
+
+    def _onnx_session(self, threads: int | None) -> OnnxSession:
+        from paintgan.onnx_export import export_session
+
+        session = export_session(self.model, threads=torch.get_num_threads() if threads is None else threads)
+        if not session.info(self.card.name).dynamic:
+            raise InputError(f"model {self.card.name!r} exports to ONNX for one size only (SPADE's VAE); "
+                             "render it with the torch backend")
+        return session
 
     # render_tensor's keywords are RenderOptions; `render` keeps the typed signature for callers
     def render(self, source: np.ndarray, **options: Unpack[RenderOptions]) -> np.ndarray:

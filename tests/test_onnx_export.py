@@ -188,3 +188,18 @@ def test_bench_times_onnx_runtime_against_the_same_reference(monkeypatch: pytest
     slow = {**result, "speedup": 1.1, "onnx": {**ort, "speedup": 1.6}}
     met = {t.what: t for t in bench.targets([slow])}["pix2pix-tiny 64 px speed-up vs reference"]
     assert met.met is True and "1.60x ONNX Runtime" in met.measured
+
+
+def test_auto_renders_through_torch_when_the_export_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paintgan import onnx_export
+
+    def fail(model: Model, threads: int | None = None) -> None:
+        raise CheckpointError("its ONNX graph differs from torch by 0.5")
+
+    monkeypatch.setattr(onnx_export, "export_session", fail)
+    pix = built("pix2pix", CASES["pix2pix"])
+    renderer = Renderer(pix, device="cpu", backend="auto")
+    assert renderer.backend == "torch" and "fold BatchNorm into convs" in renderer.fast_steps
+    assert renderer.render(source_for(pix, 64, 64)).shape == (64, 64, 3)
+    with pytest.raises(CheckpointError, match="differs from torch"):
+        Renderer(pix, device="cpu", backend="onnx")
