@@ -4,7 +4,7 @@ The graph is the generator alone, exported from its plain modules (ONNX Runtime 
 and fusing), with inputs `x` (the network input: pixels in [-1, 1], or the one-hot label tensor) and, for
 models with a latent, `z` (1 x z_dim); output `y` (1x3xHxW in [-1, 1]). H and W are free where the family
 allows it: every export is checked by running ONNX Runtime at a second, non-square size against torch, and a
-graph that does not match there is written for its traced size only (the file says which).
+graph that does not match there (and SPADE with a VAE) is written for one size (the file says which).
 
 Needs torch and the `onnx` package (`pip install 'paintgan[onnx]'`); the lite build only reads the result.
 """
@@ -104,17 +104,21 @@ def max_difference(model: Model, session: OnnxSession, h: int, w: int, seed: int
 
 def export_graph(model: Model, size: tuple[int, int] | None = None, threads: int | None = None) -> bytes:
     """The model as ONNX bytes with its card. H and W are free if the graph matches torch at a second size;
-    otherwise it is exported for `size` (default: the smallest multiple of the size multiple from 64 px)."""
+    otherwise (and for SPADE with a VAE) it is exported for `size` (H, W; default 256 x 256)."""
     m = int(model.card.size_multiple)
     trace = _trace_size(model)
-    try:
-        graph = _graph_bytes(model, trace, dynamic=True)
-    except torch.onnx.errors.OnnxExporterError:
-        dynamic = False  # e.g. SPADE's VAE: its latent grid's shape comes from H and W through a Linear layer
-    else:
-        session = OnnxSession(graph, threads)
-        # non-square: a swapped H and W would show
-        dynamic = max_difference(model, session, trace[0] + m, trace[1] + 2 * m) <= TOLERANCE
+    # SPADE's VAE is not even tried: its latent grid's shape comes from a Linear layer, which no symbolic H and W
+    # can feed, and the exporter prints the whole TorchScript graph to stdout on its way to failing.
+    dynamic = not getattr(model.config, "use_vae", False)
+    if dynamic:
+        try:
+            graph = _graph_bytes(model, trace, dynamic=True)
+        except torch.onnx.errors.OnnxExporterError:
+            dynamic = False
+        else:
+            session = OnnxSession(graph, threads)
+            # non-square: a swapped H and W would show
+            dynamic = max_difference(model, session, trace[0] + m, trace[1] + 2 * m) <= TOLERANCE
     if not dynamic:
         trace = size or (STATIC_SIDE, STATIC_SIDE)
         if trace[0] % m or trace[1] % m:
