@@ -16,7 +16,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -106,6 +106,13 @@ def _fields(data: bytes) -> list[tuple[int, int, bytes | int]]:
     return out
 
 
+def _read_varint(f: BinaryIO) -> int:
+    start = f.tell()
+    value, used = _varint(f.read(10), 0)
+    f.seek(start + used)
+    return value
+
+
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The metadata_props of an ONNX file, read from its protobuf fields without loading the graph: ModelProto
     field 7 (the graph, nearly all of the file) is skipped by its length, field 14 holds key/value entries."""
@@ -115,20 +122,14 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
             props: dict[str, str] = {}
             size = os.fstat(f.fileno()).st_size
             while f.tell() < size:
-                head = f.read(10)
-                key, used = _varint(head, 0)
+                key = _read_varint(f)
                 number, wire = key >> 3, key & 7
-                f.seek(f.tell() - len(head) + used)
                 if wire == 0:
-                    head = f.read(10)
-                    _, used = _varint(head, 0)
-                    f.seek(f.tell() - len(head) + used)
+                    _read_varint(f)
                     continue
                 if wire != 2:
                     raise ValueError(f"wire type {wire} at the top level of a model")
-                head = f.read(10)
-                length, used = _varint(head, 0)
-                f.seek(f.tell() - len(head) + used)
+                length = _read_varint(f)
                 if number != 14:
                     f.seek(length, os.SEEK_CUR)
                     continue
