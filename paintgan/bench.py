@@ -225,16 +225,21 @@ def current_rss_mb() -> float:
 
 
 def measure_case(
-    name: str, size: int, device: str = "cpu", threads: int | None = 2, *, repeats: int = 10, budget_s: float = 20.0
+    name: str, size: int, device: str = "cpu", threads: int | None = 2, *, repeats: int = 10, budget_s: float = 20.0,
+    backend: str = "torch",
 ) -> dict[str, Any]:
-    """One model at one size on one device: fast path vs plain reference, FLOPs, memory (and tiles at >= 1024)."""
+    """One model at one size on one device: fast path vs plain reference, FLOPs, memory (and tiles at >= 1024).
+
+    `backend` is the Renderer backend of the measured side ("torch": the fast path; "onnx"; "auto"). While it runs
+    through torch on the CPU, ONNX Runtime is timed beside it too (the "onnx" figures), where the extra is installed.
+    """
     if size < 64 or size % 64:
         raise InputError(f"bench size {size} is not usable; expected a multiple of 64 px (256, 512, 1024)")
     if threads is not None:
         torch.set_num_threads(max(1, threads))
     dev = pick_device(device)
     model, reference = model_pair(name)
-    fast = Renderer(model, device=str(dev.type))
+    fast = Renderer(model, device=str(dev.type), threads=threads, backend=backend)
     plain = Renderer(reference, device=str(dev.type), dtype=torch.float32, fast=False)
     source = sample_input(model, size)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -243,7 +248,7 @@ def measure_case(
     got, want = fast.render_tensor(source), plain.render_tensor(source)
     runs = [lambda: fast.render(source), lambda: plain.render(source)]
     ort: Renderer | None = None
-    if dev.type == "cpu" and onnx_available():
+    if dev.type == "cpu" and fast.backend == "torch" and onnx_available():
         started = time.perf_counter()
         ort = Renderer(model, device="cpu", threads=threads, backend="onnx")
         ort_export_s = time.perf_counter() - started
@@ -261,6 +266,7 @@ def measure_case(
         "device": dev.type,
         "device_name": _device_name(dev),
         "dtype": str(fast.dtype).removeprefix("torch."),
+        "backend": fast.backend,
         "threads": torch.get_num_threads(),
         "fast_path": list(fast.fast_steps),
         "median_ms": timing.median_ms,
@@ -338,7 +344,7 @@ def _device_name(dev: torch.device) -> str:
 def run_all(
     names: Sequence[str], devices: Sequence[str], threads: int, *, all_sizes: bool = False,
     sizes: Sequence[int] | None = None, repeats: int = 10, budget_s: float = 20.0,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None, backend: str = "torch",
 ) -> list[dict[str, Any]]:
     """Every case in a child process of its own (its own peak RSS); a case that fails is reported, not fatal."""
     import json
@@ -349,7 +355,7 @@ def run_all(
             for size in sizes or default_sizes(name, all_sizes):
                 cmd = [sys.executable, "-m", "paintgan", "bench", "--model", name, "--size", str(size),
                        "--device", device, "--threads", str(threads), "--repeats", str(repeats),
-                       "--budget", str(budget_s), "--json"]
+                       "--budget", str(budget_s), "--backend", backend, "--json"]
                 proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 if proc.returncode == 0:
                     result = json.loads(proc.stdout)

@@ -232,3 +232,16 @@ def test_upstream_fixtures_reproduce_through_onnx_runtime(name: str, tmp_path: P
     else:
         source, options, expected = np.asarray(Image.open(folder / "input.png")), {}, np.load(folder / "output.npy")
     assert np.abs(lite.render_tensor(source, **options) - expected).max() <= TOLERANCE
+
+
+def test_bench_measures_the_backend_it_is_given(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from paintgan.cli import main
+
+    argv = ["bench", "--model", "placeholder-sketch", "--size", "64", "--device", "cpu", "--threads", "1",
+            "--repeats", "3", "--budget", "0.1", "--backend", "onnx", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == "onnx" and result["fast_path"] == ["onnxruntime"] and "onnx" not in result
+    assert result["max_abs_diff"] <= TOLERANCE

@@ -12,6 +12,7 @@ from typing import Any
 from paintgan.devices import DEVICE_NAMES
 from paintgan.errors import InputError
 from paintgan.images import write_bytes_atomic
+from paintgan.render_core import BACKENDS
 
 DEFAULT_OUT = os.path.join("build", "bench", "bench.json")
 
@@ -30,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    "the slowest upstream families skip the big sizes unless --all-sizes)")
     p.add_argument("--device", choices=DEVICE_NAMES, help="default: every device present (one case: cpu)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="what runs the measured side: torch's fast path (default; ONNX Runtime is then timed beside "
+                   "it on the CPU when the onnx extra is installed), onnx, or auto (what the app uses)")
     p.add_argument("--repeats", type=int, default=10, help="timed rounds per case at most (default 10)")
     p.add_argument("--budget", type=float, default=20.0, help="seconds of timed rounds per case (at least 3 rounds)")
     p.add_argument("--all-sizes", action="store_true", help="every size for every model (slow on a CPU)")
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--threads and --repeats must be >= 1 and --budget > 0")
     if args.model and args.size and len(args.size) == 1:
         result = bench.measure_case(args.model, args.size[0], args.device or "cpu", args.threads,
-                                    repeats=args.repeats, budget_s=args.budget)
+                                    repeats=args.repeats, budget_s=args.budget, backend=args.backend)
         if args.json:
             print(json.dumps(result, indent=1))
         else:
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print("\n".join(bench.table([])), flush=True)
     results = bench.run_all(names, devices, args.threads, all_sizes=args.all_sizes, sizes=args.size,
-                            repeats=args.repeats, budget_s=args.budget, progress=progress)
+                            repeats=args.repeats, budget_s=args.budget, progress=progress, backend=args.backend)
     report = {
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
