@@ -21,11 +21,16 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
-# `make bench`: the live loop in the app (offscreen), then every model against its plain reference; results in
-# build/bench/ (bench.json holds both and the targets). See docs/PERFORMANCE.md.
+# `make bench`: the live loop in the app (offscreen), then every model against its plain reference in the time
+# left of BENCH_SECONDS (9 min: the issue's 10 with a margin); results in build/bench/ (bench.json holds both and
+# the targets). See docs/PERFORMANCE.md.
+BENCH_SECONDS ?= 540
 bench: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m ui.bench_live --seconds 10 --preview 256 --json build/bench/live.json
-	$(BIN)/python -m paintgan bench --live build/bench/live.json --out build/bench/bench.json
+	@start=$$(date +%s); echo "make bench: budget $(BENCH_SECONDS) s in all (the live loop, then the models)"; \
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m ui.bench_live --seconds 10 --preview 256 --json build/bench/live.json \
+	&& $(BIN)/python -m paintgan bench --live build/bench/live.json --out build/bench/bench.json \
+		--total-budget $$(( $(BENCH_SECONDS) + start - $$(date +%s) )) \
+	&& echo "make bench: $$(( $$(date +%s) - start )) s of the $(BENCH_SECONDS) s budget"
 
 # `make package`: the one-folder app bundle dist/PaintGAN/ and, on Linux, dist/PaintGAN-<version>-linux-x86_64.tar.gz
 # with its install script. Built in a venv of its own: PyPI's Linux torch is the CUDA build, whose libraries

@@ -6,14 +6,17 @@ same weights through a plain reference (`Renderer(fast=False)`: eager, fp32, NCH
 for SPADE, spectral norm as torch's parametrization evaluated with the stored u/v on every call, as upstream
 runs it). Runs of the two alternate, so load from other processes slows both alike; the ratio of their medians is
 the speed-up, and the largest difference of their float outputs shows that speed bought no other picture. On the
-CPU, where the `onnx` extra is installed, a third renderer takes its turn in the same rounds: the same weights
-exported to ONNX and run by ONNX Runtime (`Renderer(backend="onnx")`), reported under "onnx" with its own speed-up
-against the same reference (peak RSS then includes its session).
+CPU, where `resolve_backend("auto")` would pick ONNX Runtime for the family (`render.ONNX_FASTER`, the `onnx`
+extra installed), a third renderer takes its turn in the same rounds: the same weights exported to ONNX and run by
+ONNX Runtime, reported under "onnx" with its own speed-up against the same reference (peak RSS then includes its
+session). Exports are cached under `onnx_cache`, keyed by a hash of the weights, so a second run skips them.
 
-`run_all` runs every case in a child process of its own (`paintgan bench --model M --size N --json`), so each
-case's peak RSS is its own. Models: the bundled ones (`weights/`, or the untrained placeholders while there are
-none) and each upstream family at its published size, with seeded random weights and BatchNorm statistics (speed
-and exactness do not depend on what the weights learnt).
+Rounds stop when the case's time budget is spent (at least `min_rounds`, at most `max_rounds`); every figure
+says how many rounds it rests on. `run_all` divides a total budget among the cases as it goes (what one case did
+not use, the next ones get) and runs each case in a child process of its own, forked from a server that imported
+torch once, so each case's peak RSS is its own without paying the import per case. Models: the bundled ones
+(`weights/`, or the untrained placeholders while there are none) and each upstream family at its published width,
+with seeded random weights and BatchNorm statistics (speed and exactness do not depend on what the weights learnt).
 
 Timing: wall clock (median, p95) and this process's CPU time (median). On a shared machine absolute wall figures
 are noisy and ratios are the fair part; with one thread, CPU time barely depends on the other processes.
@@ -21,17 +24,22 @@ are noisy and ratios are the fair part; with one thread, CPU time barely depends
 
 from __future__ import annotations
 
+import hashlib
 import math
+import multiprocessing
 import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -47,11 +55,21 @@ from paintgan.families.cyclegan import ResnetConfig
 from paintgan.families.ganilla import GanillaConfig
 from paintgan.families.pix2pix import UnetConfig
 from paintgan.families.spade import SpadeConfig
+from paintgan.images import write_bytes_atomic
 from paintgan.models import Model, label_layout, load_model, placeholder_model, registry, synthesise_card
-from paintgan.render import Box, Renderer, onnx_available, resolve_backend
+from paintgan.render import Box, Renderer, resolve_backend
+
+if TYPE_CHECKING:
+    from paintgan.onnx_runtime import OnnxSession
 
 SIZES = (256, 512, 1024)
 TILE, TILE_OVERLAP, STROKE_BOX = 512, 64, 128
+MIN_ROUNDS, MAX_ROUNDS = 3, 30
+CASE_BUDGET_S = 10.0  # one case alone (`--model M --size N`)
+# `paintgan bench`'s own share of `make bench`'s 10 minutes; the live loop takes about 30 s of the rest.
+TOTAL_BUDGET_S = 480.0
+MIN_CASE_BUDGET_S = 2.0  # even when the total is spent, a light case still gets enough rounds for a median
+TILE_SHARE = 1 / 3  # of a case's budget, for the tiles' rounds where a case measures them
 
 
 @dataclass(frozen=True)
@@ -63,13 +81,15 @@ class Upstream:
     sizes: tuple[int, ...]
 
 
-# The slow ones skip the big sizes by default (`--all-sizes` adds them) so that `make bench` stays under 10 min on
-# a 2-core CPU: upstream SPADE takes about a minute a frame at 1024 px there.
+# Upstream families skip 1024 px by default (`--all-sizes` adds it) so that `make bench` stays under 10 min on a
+# 2-core CPU: there upstream SPADE takes about 15 s a frame at 1024 px, CycleGAN 7 s, and each case renders
+# three times a round (fast path, reference, ONNX Runtime) for at least MIN_ROUNDS rounds and a warm-up.
+UPSTREAM_SIZES = (256, 512)
 UPSTREAM = {
-    "pix2pix-unet256": Upstream("pix2pix", UnetConfig(), SIZES),
-    "cyclegan-resnet9": Upstream("cyclegan", ResnetConfig(), (256, 512)),
-    "ganilla": Upstream("ganilla", GanillaConfig(), (256, 512)),
-    "spade-coco": Upstream("spade", SpadeConfig(), (256,)),
+    "pix2pix-unet256": Upstream("pix2pix", UnetConfig(), UPSTREAM_SIZES),
+    "cyclegan-resnet9": Upstream("cyclegan", ResnetConfig(), UPSTREAM_SIZES),
+    "ganilla": Upstream("ganilla", GanillaConfig(), UPSTREAM_SIZES),
+    "spade-coco": Upstream("spade", SpadeConfig(), UPSTREAM_SIZES),
 }
 PLACEHOLDERS = {"placeholder-labels": "labels", "placeholder-sketch": "sketch", "placeholder-image": "image"}
 REFERENCE_PIX2PIX = "pix2pix-unet256"
@@ -86,6 +106,10 @@ def model_names() -> list[str]:
 
 def default_sizes(name: str, all_sizes: bool = False) -> tuple[int, ...]:
     return SIZES if all_sizes or name not in UPSTREAM else UPSTREAM[name].sizes
+
+
+def model_origin(name: str) -> str:
+    return "upstream" if name in UPSTREAM else "bundled"
 
 
 def model_pair(name: str) -> tuple[Model, Model]:
@@ -166,32 +190,68 @@ class Timing:
     # not inflate, so on a loaded machine its ratios are the steadier ones (with 1 thread; more threads spin)
 
 
+@dataclass(frozen=True)
+class Rounds:
+    """When timed rounds stop: once `budget_s` is spent (or the next round would overrun it), but never before
+    `min_rounds`, and at `max_rounds` at the latest."""
+
+    budget_s: float
+    min_rounds: int = MIN_ROUNDS
+    max_rounds: int = MAX_ROUNDS
+
+    def __post_init__(self) -> None:
+        if self.min_rounds < 1 or self.max_rounds < self.min_rounds or self.budget_s < 0:
+            raise InputError(f"bench rounds: min {self.min_rounds}, max {self.max_rounds}, budget {self.budget_s} s "
+                             "are not usable; expected 1 <= min <= max and a budget >= 0 s")
+
+    def share(self, fraction: float) -> Rounds:
+        return Rounds(self.budget_s * fraction, self.min_rounds, self.max_rounds)
+
+    def done(self, rounds: int, elapsed_s: float, last_round_s: float) -> bool:
+        if rounds >= self.max_rounds:
+            return True
+        return rounds >= self.min_rounds and elapsed_s + last_round_s > self.budget_s
+
+
+@dataclass(frozen=True)
+class Timed:
+    timings: list[Timing]  # one per callable, in their order; each rests on `rounds` runs
+    rounds: int
+    seconds: float  # wall time of the timed rounds
+
+
 def _timing(seconds: list[float], cpu_seconds: list[float]) -> Timing:
     ms = sorted(1000 * s for s in seconds)
     return Timing(statistics.median(ms), float(np.percentile(ms, 95)), len(ms), 1000 * statistics.median(cpu_seconds))
 
 
 def time_alternating(
-    runs: Sequence[Callable[[], object]], sync: Callable[[], None], *, repeats: int, budget_s: float
-) -> list[Timing]:
-    """Wall time of each callable, the callables run in turn (after one warm-up each), `repeats` rounds or until
-    `budget_s` has passed (at least 3 rounds)."""
-    for run in runs:
-        run()
-    sync()
+    runs: Sequence[Callable[[], object]], sync: Callable[[], None], rounds: Rounds, *, warm_up: bool = True,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Timed:
+    """Wall and CPU time of each callable, the callables run in turn each round (after one warm-up each unless
+    the caller has run them already) until `rounds` says stop."""
+    if warm_up:
+        for run in runs:
+            run()
+        sync()
     times: list[list[float]] = [[] for _ in runs]
     cpu: list[list[float]] = [[] for _ in runs]
-    start = time.perf_counter()
-    for i in range(repeats):
-        if i >= 3 and time.perf_counter() - start > budget_s:
-            break
+    start = last = clock()
+    taken = 0
+    while True:
         for run, t, c in zip(runs, times, cpu, strict=True):
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0 = clock(), time.process_time()
             run()
             sync()
-            t.append(time.perf_counter() - t0)
+            t.append(clock() - t0)
             c.append(time.process_time() - c0)
-    return [_timing(t, c) for t, c in zip(times, cpu, strict=True)]
+        taken += 1
+        now = clock()
+        if rounds.done(taken, now - start, now - last):
+            break
+        last = now
+    return Timed([_timing(t, c) for t, c in zip(times, cpu, strict=True)], taken, clock() - start)
 
 
 def frame_flops(model: Model, size: int) -> float:
@@ -224,42 +284,96 @@ def current_rss_mb() -> float:
         return peak_rss_mb()
 
 
+# ------------------------------------------------------------------------------------------ ONNX exports
+
+
+def weights_key(model: Model) -> str:
+    """What an ONNX export depends on: the generator's tensors, the card the graph carries, torch's version."""
+    from paintgan.onnx_export import OPSET
+
+    h = hashlib.sha256(f"{torch.__version__} opset {OPSET}\n{model.card.to_json()}\n".encode())
+    for name, tensor in sorted(model.generator.state_dict().items()):
+        h.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}\n".encode())
+        h.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def cached_session(model: Model, threads: int | None, cache: Path | None) -> OnnxSession:
+    """An ONNX Runtime session of the model's generator, exported once per weights into `cache` (if given)."""
+    from paintgan.onnx_export import export_graph
+    from paintgan.onnx_runtime import ONNX_SUFFIX, OnnxSession
+
+    path = None if cache is None else cache / f"{weights_key(model)}{ONNX_SUFFIX}"
+    if path is not None and path.is_file():
+        return OnnxSession(path, threads)
+    graph = export_graph(model, threads=threads)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, graph)
+    return OnnxSession(graph, threads)
+
+
+class _CachedOnnxRenderer(Renderer):
+    """`Renderer(backend="onnx")` whose export comes from the bench's cache."""
+
+    def __init__(self, model: Model, threads: int | None, cache: Path | None) -> None:
+        self._cache = cache
+        super().__init__(model, device="cpu", threads=threads, backend="onnx")
+
+    def _onnx_session(self, threads: int | None) -> OnnxSession:
+        session = cached_session(self.model, threads, self._cache)
+        if not session.info(self.card.name).dynamic:
+            raise InputError(f"model {self.card.name!r} exports to ONNX for one size only; bench times it on torch")
+        return session
+
+
+# ------------------------------------------------------------------------------------------ one case
+
+
 def measure_case(
-    name: str, size: int, device: str = "cpu", threads: int | None = 2, *, repeats: int = 10, budget_s: float = 20.0,
-    backend: str = "torch",
+    name: str, size: int, device: str = "cpu", threads: int | None = 2, *, rounds: Rounds | None = None,
+    backend: str = "torch", onnx_cache: Path | None = None,
 ) -> dict[str, Any]:
     """One model at one size on one device: fast path vs plain reference, FLOPs, memory (and tiles at >= 1024).
 
     `backend` is the Renderer backend of the measured side ("torch": the fast path; "onnx"; "auto"). While it runs
-    through torch on the CPU, ONNX Runtime is timed beside it too (the "onnx" figures), where the extra is installed.
+    through torch on the CPU, ONNX Runtime is timed beside it where `backend="auto"` would pick it for the family
+    (the "onnx" figures). `rounds` bounds the timed rounds (default: CASE_BUDGET_S); where tiles are measured,
+    they get TILE_SHARE of its budget.
     """
     if size < 64 or size % 64:
         raise InputError(f"bench size {size} is not usable; expected a multiple of 64 px (256, 512, 1024)")
+    rounds = rounds or Rounds(CASE_BUDGET_S)
     if threads is not None:
         torch.set_num_threads(max(1, threads))
     dev = pick_device(device)
     model, reference = model_pair(name)
+    tiles = model_origin(name) == "bundled" and size >= 2 * TILE
+    main_rounds = rounds.share(1 - TILE_SHARE) if tiles else rounds
     fast = Renderer(model, device=str(dev.type), threads=threads, backend=backend)
     plain = Renderer(reference, device=str(dev.type), dtype=torch.float32, fast=False)
     source = sample_input(model, size)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    # These first renders are also each renderer's warm-up.
     got, want = fast.render_tensor(source), plain.render_tensor(source)
     runs = [lambda: fast.render(source), lambda: plain.render(source)]
     ort: Renderer | None = None
-    if dev.type == "cpu" and fast.backend == "torch" and onnx_available():
+    auto = resolve_backend("auto", model.card.family, dev, fast.dtype)
+    if fast.backend == "torch" and auto == "onnx":
         started = time.perf_counter()
-        ort = Renderer(model, device="cpu", threads=threads, backend="onnx")
+        ort = _CachedOnnxRenderer(model, threads, onnx_cache)
         ort_export_s = time.perf_counter() - started
         ort_diff = float((ort.render_tensor(source) - want).abs().max())
         runs.append(lambda: ort.render(source))  # type: ignore[union-attr]
-    timing, ref, *ort_timing = time_alternating(runs, sync, repeats=repeats, budget_s=budget_s)
+    timed = time_alternating(runs, sync, main_rounds, warm_up=False)
+    timing, ref, *ort_timing = timed.timings
     flops = frame_flops(model, size)
     result: dict[str, Any] = {
         "model": name,
         "family": model.card.family,
-        "origin": "upstream" if name in UPSTREAM else "bundled",
+        "origin": model_origin(name),
         "placeholder": bool(model.card.placeholder),
         "input_kind": model.card.input_kind,
         "size": size,
@@ -272,7 +386,11 @@ def measure_case(
         "median_ms": timing.median_ms,
         "p95_ms": timing.p95_ms,
         "fps": 1000.0 / timing.median_ms,
-        "runs": timing.runs,
+        "runs": timed.rounds,  # every timed figure of the case rests on this many rounds (tiles: their own)
+        "budget_s": rounds.budget_s,
+        "min_runs": rounds.min_rounds,
+        "max_runs": rounds.max_rounds,
+        "timed_s": timed.seconds,
         "reference_median_ms": ref.median_ms,
         "reference_p95_ms": ref.p95_ms,
         "speedup": ref.median_ms / timing.median_ms,
@@ -284,26 +402,28 @@ def measure_case(
         "gflop_per_s": flops / 1e9 / (timing.median_ms / 1000),
         "peak_rss_mb": peak_rss_mb(),
         "cuda_max_allocated_mb": torch.cuda.max_memory_allocated() / (1 << 20) if dev.type == "cuda" else None,
+        "auto_backend": auto,
     }
     if ort is not None:
         o = ort_timing[0]
         result["onnx"] = {
             "median_ms": o.median_ms,
             "p95_ms": o.p95_ms,
+            "runs": o.runs,
             "cpu_median_ms": o.cpu_median_ms,
             "speedup": ref.median_ms / o.median_ms,
             "cpu_speedup": ref.cpu_median_ms / o.cpu_median_ms,
             "max_abs_diff": ort_diff,
-            "export_s": ort_export_s,
+            "export_s": ort_export_s,  # reading the cached export when there is one
             "threads": ort.session.threads if ort.session is not None else None,
         }
-    result["auto_backend"] = resolve_backend("auto", model.card.family, dev, fast.dtype)
-    if result["origin"] == "bundled" and size >= 2 * TILE:
-        result["tiles"] = tile_seams(fast, source, sync)
+    if tiles:
+        result["tiles"] = tile_seams(fast, source, sync, rounds.share(TILE_SHARE))
+        result["timed_s"] += result["tiles"]["timed_s"]
     return result
 
 
-def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None]) -> dict[str, Any]:
+def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None], rounds: Rounds) -> dict[str, Any]:
     """Tiled vs full render of a big canvas: the largest difference (uint8 levels), and what one stroke costs
     when only the tile region it touched is rendered again."""
     full = renderer.render(source)
@@ -316,11 +436,13 @@ def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None])
     diff = np.abs(full.astype(np.int16) - tiled.astype(np.int16)).max(axis=2)
     box = Box(w // 2 - STROKE_BOX // 2, h // 2 - STROKE_BOX // 2, w // 2 + STROKE_BOX // 2, h // 2 + STROKE_BOX // 2)
     latent = renderer.latent()
-    region, whole = time_alternating(
-        [lambda: renderer.render_region(source, box, overlap=TILE_OVERLAP, latent=latent),
-         lambda: renderer.render(source)],
-        sync, repeats=5, budget_s=10.0,
-    )
+
+    def stroke() -> object:
+        return renderer.render_region(source, box, overlap=TILE_OVERLAP, latent=latent)
+
+    stroke()  # its warm-up; the full render's was the one above
+    timed = time_alternating([stroke, lambda: renderer.render(source)], sync, rounds, warm_up=False)
+    region, whole = timed.timings
     return {
         "tile": TILE,
         "overlap": TILE_OVERLAP,
@@ -329,6 +451,8 @@ def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None])
         "stroke_box": STROKE_BOX,
         "stroke_region_median_ms": region.median_ms,
         "full_median_ms": whole.median_ms,
+        "runs": timed.rounds,
+        "timed_s": timed.seconds,
     }
 
 
@@ -341,31 +465,87 @@ def _device_name(dev: torch.device) -> str:
 # ------------------------------------------------------------------------------------------ a whole run
 
 
-def run_all(
-    names: Sequence[str], devices: Sequence[str], threads: int, *, all_sizes: bool = False,
-    sizes: Sequence[int] | None = None, repeats: int = 10, budget_s: float = 20.0,
-    progress: Callable[[dict[str, Any]], None] | None = None, backend: str = "torch",
-) -> list[dict[str, Any]]:
-    """Every case in a child process of its own (its own peak RSS); a case that fails is reported, not fatal."""
-    import json
+@dataclass(frozen=True)
+class Case:
+    name: str
+    size: int
+    device: str
 
-    results = []
-    for device in devices:
-        for name in names:
-            for size in sizes or default_sizes(name, all_sizes):
-                cmd = [sys.executable, "-m", "paintgan", "bench", "--model", name, "--size", str(size),
-                       "--device", device, "--threads", str(threads), "--repeats", str(repeats),
-                       "--budget", str(budget_s), "--backend", backend, "--json"]
-                proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-                if proc.returncode == 0:
-                    result = json.loads(proc.stdout)
-                else:
-                    lines = (proc.stderr.strip() or f"exit status {proc.returncode}").splitlines()
-                    result = {"model": name, "size": size, "device": device, "error": lines[-1]}
-                results.append(result)
-                if progress is not None:
-                    progress(result)
-    return results
+
+def plan(names: Sequence[str], devices: Sequence[str], *, all_sizes: bool = False,
+         sizes: Sequence[int] | None = None) -> list[Case]:
+    """Every case of a run, in report order (device, model, size)."""
+    return [Case(name, size, device) for device in devices for name in names
+            for size in sorted(sizes or default_sizes(name, all_sizes))]
+
+
+def case_budget(total_s: float, elapsed_s: float, cases_left: int, overhead_s: float,
+                floor_s: float = MIN_CASE_BUDGET_S) -> float:
+    """Seconds of timed rounds for the next case: an equal share of what is left of the total, less what each
+    case costs besides its timed rounds (start, models, export, warm-up), and at least `floor_s`."""
+    share = (total_s - elapsed_s) / max(1, cases_left) - overhead_s
+    return max(floor_s, share)
+
+
+def _run_case(case: Case, threads: int, rounds: Rounds, backend: str, onnx_cache: Path | None) -> dict[str, Any]:
+    """A child process's case; its failure is the result, as one line, so the run goes on."""
+    try:
+        return measure_case(case.name, case.size, case.device, threads, rounds=rounds, backend=backend,
+                            onnx_cache=onnx_cache)
+    except Exception as exc:  # a case that fails is reported, not fatal: the exception ends this child only
+        lines = traceback.format_exception_only(exc)
+        return {"model": case.name, "size": case.size, "device": case.device, "error": lines[-1].strip()}
+
+
+def _case_processes() -> ProcessPoolExecutor:
+    """One fresh process per case, forked from a server that has imported torch and this module once."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        ctx.set_forkserver_preload([__name__])
+    return ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1)
+
+
+def run_all(
+    cases: Sequence[Case], threads: int, *, total_budget_s: float = TOTAL_BUDGET_S, case_budget_s: float | None = None,
+    min_rounds: int = MIN_ROUNDS, max_rounds: int = MAX_ROUNDS, backend: str = "torch",
+    onnx_cache: Path | None = None, progress: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Every case in a child process of its own (its own peak RSS); a case that fails is reported, not fatal.
+
+    Each case's budget is `case_budget_s` if given, else its share of what is left of `total_budget_s`. The big
+    sizes run first (upstream families first within a size: they are the heavy ones), so that what their
+    minimum rounds take beyond their share comes out of the light cases' shares at the end, not on top of the
+    total. Results come back in `cases`' order, each with `case_s` (its wall time in the parent)."""
+    order = sorted(range(len(cases)), key=lambda i: (-cases[i].size, model_origin(cases[i].name) != "upstream"))
+    results: list[dict[str, Any] | None] = [None] * len(cases)
+    start = time.perf_counter()
+    overheads: list[float] = []
+    pool = _case_processes()
+    try:
+        for done, i in enumerate(order):
+            case = cases[i]
+            overhead = statistics.mean(overheads) if overheads else 3.0
+            budget = case_budget_s if case_budget_s is not None else case_budget(
+                total_budget_s, time.perf_counter() - start, len(cases) - done, overhead)
+            rounds = Rounds(budget, min_rounds, max_rounds)
+            began = time.perf_counter()
+            try:
+                result = pool.submit(_run_case, case, threads, rounds, backend, onnx_cache).result()
+            except BrokenProcessPool as exc:  # the child died (out of memory, a signal): the next case gets a new pool
+                pool.shutdown(cancel_futures=True)
+                pool = _case_processes()
+                result = {"model": case.name, "size": case.size, "device": case.device,
+                          "error": f"the case's process died ({exc})"}
+            result["case_s"] = time.perf_counter() - began
+            if "timed_s" in result:
+                overheads.append(max(0.0, result["case_s"] - result["timed_s"]))
+            results[i] = result
+            if progress is not None:
+                progress(result)
+    finally:
+        pool.shutdown()
+    return [r for r in results if r is not None]
 
 
 def present_devices() -> list[str]:
@@ -403,8 +583,8 @@ def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = Non
     for r in [r for r in results if r.get("origin") == "bundled" and r.get("size") == 256 and r.get("device") == "cpu"]:
         restyle = r["input_kind"] == "image"
         limit = 100.0 if restyle else 40.0
-        out.append(Target(f"{r['model']} 256 px median", f"<= {limit:.0f} ms", f"{r['median_ms']:.1f} ms",
-                          r["median_ms"] <= limit))
+        out.append(Target(f"{r['model']} 256 px median", f"<= {limit:.0f} ms",
+                          f"{r['median_ms']:.1f} ms ({r['runs']} runs)", r["median_ms"] <= limit))
         if not restyle:
             ratio = r["median_ms"] / pix["reference_median_ms"] if pix else math.nan
             out.append(Target(f"{r['model']} vs plain pix2pix U-Net-256", "<= 0.3x",
@@ -412,6 +592,7 @@ def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = Non
     for r in [r for r in results if r.get("origin") == "upstream" and r.get("device") == "cpu"]:
         best = max(r["speedup"], r["onnx"]["speedup"] if "onnx" in r else 0.0)
         measured = f"{r['speedup']:.2f}x torch" + (f", {r['onnx']['speedup']:.2f}x ONNX Runtime" if "onnx" in r else "")
+        measured += f" ({r['runs']} runs)"
         out.append(Target(f"{r['model']} {r['size']} px speed-up vs reference", ">= 1.5x", measured, best >= 1.5))
     diffs = [r["max_abs_diff"] for r in results if "max_abs_diff" in r and r.get("dtype") == "float32"]
     diffs += [r["onnx"]["max_abs_diff"] for r in results if "onnx" in r]
@@ -422,7 +603,8 @@ def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = Non
         t = r["tiles"]
         out.append(Target(f"{r['model']} {r['size']} px tiles vs full render", "seams invisible",
                           f"max seam diff {t['max_seam_diff']} levels; a stroke re-renders in "
-                          f"{t['stroke_region_median_ms']:.0f} ms vs {t['full_median_ms']:.0f} ms full",
+                          f"{t['stroke_region_median_ms']:.0f} ms vs {t['full_median_ms']:.0f} ms full "
+                          f"({t['runs']} runs)",
                           t["max_seam_diff"] <= 1))
     if live:
         growth = live["rss_end_mb"] - live["rss_start_mb"]
@@ -441,19 +623,21 @@ def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = Non
 
 
 def table(results: Sequence[dict[str, Any]]) -> list[str]:
-    """Markdown table rows, one per case."""
-    head = ("| model | size | device | median ms | p95 ms | ref median ms | speed-up | CPU speed-up | max diff | GFLOP "
-            "| GFLOP/s | peak RSS MB | fast path | ORT median ms | ORT speed-up | ORT CPU speed-up | ORT max diff |")
+    """Markdown table rows, one per case. "runs": the timed rounds every figure of the row rests on (the fast
+    path, the reference and ONNX Runtime take turns in the same rounds)."""
+    head = ("| model | size | device | runs | median ms | p95 ms | ref median ms | speed-up | CPU speed-up | max diff "
+            "| GFLOP | GFLOP/s | peak RSS MB | fast path | ORT median ms | ORT speed-up | ORT CPU speed-up "
+            "| ORT max diff |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['size']} | {r['device']} | error: {r['error']} |" + " |" * 13)
+            lines.append(f"| {r['model']} | {r['size']} | {r['device']} | error: {r['error']} |" + " |" * 14)
             continue
         o = r.get("onnx")
         ort = (f"{o['median_ms']:.1f} | {o['speedup']:.2f}x | {o['cpu_speedup']:.2f}x | {o['max_abs_diff']:.1e}"
                if o else "- | - | - | -")
         lines.append(
-            f"| {r['model']} | {r['size']} | {r['device']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} "
+            f"| {r['model']} | {r['size']} | {r['device']} | {r['runs']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} "
             f"| {r['reference_median_ms']:.1f} | {r['speedup']:.2f}x | {r['cpu_speedup']:.2f}x "
             f"| {r['max_abs_diff']:.1e} | {r['gflop']:.1f} "
             f"| {r['gflop_per_s']:.1f} | {r['peak_rss_mb']:.0f} | {', '.join(r['fast_path']) or '-'} | {ort} |"
