@@ -82,8 +82,8 @@ class Upstream:
 
 
 # Upstream families skip 1024 px by default (`--all-sizes` adds it) so that `make bench` stays under 10 min on a
-# 2-core CPU: there upstream SPADE takes about 15 s a frame at 1024 px, CycleGAN 7 s, and each case renders
-# three times a round (fast path, reference, ONNX Runtime) for at least MIN_ROUNDS rounds and a warm-up.
+# 2-core CPU: there upstream SPADE takes about 20 s a frame at 1024 px (its reference 35 s), CycleGAN 7 s, and a
+# case renders up to three times a round (fast path, reference, ONNX Runtime) for at least MIN_ROUNDS rounds.
 UPSTREAM_SIZES = (256, 512)
 UPSTREAM = {
     "pix2pix-unet256": Upstream("pix2pix", UnetConfig(), UPSTREAM_SIZES),
@@ -583,10 +583,14 @@ def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = Non
     for r in [r for r in results if r.get("origin") == "bundled" and r.get("size") == 256 and r.get("device") == "cpu"]:
         restyle = r["input_kind"] == "image"
         limit = 100.0 if restyle else 40.0
-        out.append(Target(f"{r['model']} 256 px median", f"<= {limit:.0f} ms",
-                          f"{r['median_ms']:.1f} ms ({r['runs']} runs)", r["median_ms"] <= limit))
+        # The app renders with backend "auto": where that is ONNX Runtime, its figure is the app's.
+        on_ort = "onnx" in r and r.get("auto_backend") == "onnx"
+        app_ms = r["onnx"]["median_ms"] if on_ort else r["median_ms"]
+        measured = f"{r['median_ms']:.1f} ms torch" + (f", {app_ms:.1f} ms ONNX Runtime (the app's)" if on_ort else "")
+        out.append(Target(f"{r['model']} 256 px median", f"<= {limit:.0f} ms", f"{measured} ({r['runs']} runs)",
+                          app_ms <= limit))
         if not restyle:
-            ratio = r["median_ms"] / pix["reference_median_ms"] if pix else math.nan
+            ratio = app_ms / pix["reference_median_ms"] if pix else math.nan
             out.append(Target(f"{r['model']} vs plain pix2pix U-Net-256", "<= 0.3x",
                               f"{ratio:.3f}x" if pix else "pix2pix not measured", ratio <= 0.3 if pix else None))
     for r in [r for r in results if r.get("origin") == "upstream" and r.get("device") == "cpu"]:

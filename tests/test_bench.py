@@ -112,6 +112,19 @@ def test_targets_say_what_was_met() -> None:
     assert "(30 runs)" in measured["landscape 256 px median"]  # what each figure rests on
 
 
+def test_a_bundled_target_counts_the_backend_the_app_renders_with() -> None:
+    sketch = {"model": "sketch", "origin": "bundled", "input_kind": "sketch", "size": 256, "device": "cpu",
+              "dtype": "float32", "median_ms": 50.0, "reference_median_ms": 50.0, "speedup": 1.0,
+              "max_abs_diff": 0.0, "runs": 30, "auto_backend": "onnx",
+              "onnx": {"median_ms": 20.0, "speedup": 2.5, "max_abs_diff": 1e-6}}
+    targets = {t.what: t for t in bench.targets([sketch])}
+    assert targets["sketch 256 px median"].met is True  # torch's 50 ms > 40, but the app runs ONNX Runtime: 20 ms
+    assert "20.0 ms ONNX Runtime" in targets["sketch 256 px median"].measured
+    assert targets["sketch vs plain pix2pix U-Net-256"].met is None  # pix2pix not in this run
+    sketch["auto_backend"] = "torch"
+    assert {t.what: t.met for t in bench.targets([sketch])}["sketch 256 px median"] is False
+
+
 @pytest.mark.slow
 def test_a_full_run_writes_json_with_every_case_and_prints_a_table(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
