@@ -487,8 +487,14 @@ def case_budget(total_s: float, elapsed_s: float, cases_left: int, overhead_s: f
     return max(floor_s, share)
 
 
-def _run_case(case: Case, threads: int, rounds: Rounds, backend: str, onnx_cache: Path | None) -> dict[str, Any]:
+def _run_case(case: Case, threads: int, rounds: Rounds, backend: str, onnx_cache: Path | None,
+              env: dict[str, str], cwd: str) -> dict[str, Any]:
     """A child process's case; its failure is the result, as one line, so the run goes on."""
+    # The fork server started with the environment and folder of its first use; a case sees the caller's now
+    # (PAINTGAN_HOME, a model given as a relative path), as a child started afresh would.
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
     try:
         return measure_case(case.name, case.size, case.device, threads, rounds=rounds, backend=backend,
                             onnx_cache=onnx_cache)
@@ -531,7 +537,8 @@ def run_all(
             rounds = Rounds(budget, min_rounds, max_rounds)
             began = time.perf_counter()
             try:
-                result = pool.submit(_run_case, case, threads, rounds, backend, onnx_cache).result()
+                result = pool.submit(_run_case, case, threads, rounds, backend, onnx_cache, dict(os.environ),
+                                     os.getcwd()).result()
             except BrokenProcessPool as exc:  # the child died (out of memory, a signal): the next case gets a new pool
                 pool.shutdown(cancel_futures=True)
                 pool = _case_processes()

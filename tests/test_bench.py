@@ -210,3 +210,17 @@ def test_cli_refuses_bad_round_bounds_in_one_line(capsys: pytest.CaptureFixture[
     assert main(["bench", "--min-rounds", "5", "--max-rounds", "2", "--json"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "min 5, max 2" in err
+
+
+@pytest.mark.slow
+def test_cases_run_in_processes_that_see_the_callers_environment_and_folder(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paintgan.models import save_model
+
+    save_model(placeholder_model("image"), tmp_path / "mine.safetensors")
+    monkeypatch.chdir(tmp_path)
+    cases = [bench.Case("mine.safetensors", 64, "cpu"), bench.Case("no-such-model", 64, "cpu")]
+    first, missing = bench.run_all(cases, 1, case_budget_s=0.0, onnx_cache=None)
+    assert first["model"] == "mine.safetensors" and first["runs"] == 3 and first["case_s"] > 0
+    assert "no-such-model" in missing["error"] and "\n" not in missing["error"]  # reported, and the run went on
