@@ -66,7 +66,7 @@ SIZES = (256, 512, 1024)
 TILE, TILE_OVERLAP, STROKE_BOX = 512, 64, 128
 MIN_ROUNDS, MAX_ROUNDS = 3, 30
 CASE_BUDGET_S = 10.0  # one case alone (`--model M --size N`)
-# `paintgan bench`'s own share of `make bench`'s 10 minutes; the live loop takes about 30 s of the rest.
+# A whole `paintgan bench` run unless told (`make bench` gives it what the live loop left of its 540 s).
 TOTAL_BUDGET_S = 480.0
 MIN_CASE_BUDGET_S = 2.0  # even when the total is spent, a light case still gets enough rounds for a median
 TILE_SHARE = 1 / 3  # of a case's budget, for the tiles' rounds where a case measures them
@@ -192,8 +192,8 @@ class Timing:
 
 @dataclass(frozen=True)
 class Rounds:
-    """When timed rounds stop: once `budget_s` is spent (or the next round would overrun it), but never before
-    `min_rounds`, and at `max_rounds` at the latest."""
+    """When timed rounds stop: once another round (as long as the average so far) would overrun `budget_s`, but
+    never before `min_rounds`, and at `max_rounds` at the latest."""
 
     budget_s: float
     min_rounds: int = MIN_ROUNDS
@@ -207,10 +207,10 @@ class Rounds:
     def share(self, fraction: float) -> Rounds:
         return Rounds(self.budget_s * fraction, self.min_rounds, self.max_rounds)
 
-    def done(self, rounds: int, elapsed_s: float, last_round_s: float) -> bool:
+    def done(self, rounds: int, elapsed_s: float) -> bool:
         if rounds >= self.max_rounds:
             return True
-        return rounds >= self.min_rounds and elapsed_s + last_round_s > self.budget_s
+        return rounds >= self.min_rounds and elapsed_s * (rounds + 1) / rounds > self.budget_s
 
 
 @dataclass(frozen=True)
@@ -237,9 +237,9 @@ def time_alternating(
         sync()
     times: list[list[float]] = [[] for _ in runs]
     cpu: list[list[float]] = [[] for _ in runs]
-    start = last = clock()
+    start = clock()
     taken = 0
-    while True:
+    while not rounds.done(taken, clock() - start):
         for run, t, c in zip(runs, times, cpu, strict=True):
             t0, c0 = clock(), time.process_time()
             run()
@@ -247,10 +247,6 @@ def time_alternating(
             t.append(clock() - t0)
             c.append(time.process_time() - c0)
         taken += 1
-        now = clock()
-        if rounds.done(taken, now - start, now - last):
-            break
-        last = now
     return Timed([_timing(t, c) for t, c in zip(times, cpu, strict=True)], taken, clock() - start)
 
 
@@ -313,12 +309,12 @@ def cached_session(model: Model, threads: int | None, cache: Path | None) -> Onn
     return OnnxSession(graph, threads)
 
 
-class _CachedOnnxRenderer(Renderer):
-    """`Renderer(backend="onnx")` whose export comes from the bench's cache."""
+class _CachedRenderer(Renderer):
+    """A `Renderer` whose ONNX export (where its backend is ONNX Runtime) comes from the bench's cache."""
 
-    def __init__(self, model: Model, threads: int | None, cache: Path | None) -> None:
+    def __init__(self, model: Model, device: str, threads: int | None, backend: str, cache: Path | None) -> None:
         self._cache = cache
-        super().__init__(model, device="cpu", threads=threads, backend="onnx")
+        super().__init__(model, device=device, threads=threads, backend=backend)
 
     def _onnx_session(self, threads: int | None) -> OnnxSession:
         session = cached_session(self.model, threads, self._cache)
@@ -350,7 +346,7 @@ def measure_case(
     model, reference = model_pair(name)
     tiles = model_origin(name) == "bundled" and size >= 2 * TILE
     main_rounds = rounds.share(1 - TILE_SHARE) if tiles else rounds
-    fast = Renderer(model, device=str(dev.type), threads=threads, backend=backend)
+    fast = _CachedRenderer(model, str(dev.type), threads, backend, onnx_cache)
     plain = Renderer(reference, device=str(dev.type), dtype=torch.float32, fast=False)
     source = sample_input(model, size)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -363,7 +359,7 @@ def measure_case(
     auto = resolve_backend("auto", model.card.family, dev, fast.dtype)
     if fast.backend == "torch" and auto == "onnx":
         started = time.perf_counter()
-        ort = _CachedOnnxRenderer(model, threads, onnx_cache)
+        ort = _CachedRenderer(model, "cpu", threads, "onnx", onnx_cache)
         ort_export_s = time.perf_counter() - started
         ort_diff = float((ort.render_tensor(source) - want).abs().max())
         runs.append(lambda: ort.render(source))  # type: ignore[union-attr]
