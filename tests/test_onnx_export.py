@@ -177,7 +177,7 @@ def test_bench_times_onnx_runtime_against_the_same_reference(monkeypatch: pytest
     from paintgan import bench
 
     monkeypatch.setattr(bench, "UPSTREAM", {"pix2pix-tiny": bench.Upstream("pix2pix", CASES["pix2pix"], (64,))})
-    result = bench.measure_case("pix2pix-tiny", 64, "cpu", threads=1, repeats=3, budget_s=0.1)
+    result = bench.measure_case("pix2pix-tiny", 64, "cpu", threads=1, rounds=bench.Rounds(0.1, max_rounds=3))
     ort = result["onnx"]
     assert ort["max_abs_diff"] <= TOLERANCE and ort["median_ms"] > 0 and ort["threads"] == 1
     assert ort["speedup"] == pytest.approx(result["reference_median_ms"] / ort["median_ms"])
