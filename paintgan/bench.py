@@ -69,6 +69,7 @@ CASE_BUDGET_S = 10.0  # one case alone (`--model M --size N`)
 # A whole `paintgan bench` run unless told (`make bench` gives it what the live loop left of its 540 s).
 TOTAL_BUDGET_S = 480.0
 MIN_CASE_BUDGET_S = 2.0  # even when the total is spent, a light case still gets enough rounds for a median
+MAX_CASE_BUDGET_S = 20.0  # a run of few models ends early rather than timing each case for minutes
 TILE_SHARE = 1 / 3  # of a case's budget, for the tiles' rounds where a case measures them
 
 
@@ -476,11 +477,11 @@ def plan(names: Sequence[str], devices: Sequence[str], *, all_sizes: bool = Fals
 
 
 def case_budget(total_s: float, elapsed_s: float, cases_left: int, overhead_s: float,
-                floor_s: float = MIN_CASE_BUDGET_S) -> float:
+                floor_s: float = MIN_CASE_BUDGET_S, ceiling_s: float = MAX_CASE_BUDGET_S) -> float:
     """Seconds of timed rounds for the next case: an equal share of what is left of the total, less what each
-    case costs besides its timed rounds (start, models, export, warm-up), and at least `floor_s`."""
+    case costs besides its timed rounds (start, models, export, warm-up), within [floor_s, ceiling_s]."""
     share = (total_s - elapsed_s) / max(1, cases_left) - overhead_s
-    return max(floor_s, share)
+    return min(ceiling_s, max(floor_s, share))
 
 
 def _run_case(case: Case, threads: int, rounds: Rounds, backend: str, onnx_cache: Path | None,

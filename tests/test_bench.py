@@ -192,8 +192,9 @@ def test_onnx_runtime_is_timed_only_where_auto_would_pick_it(tiny_upstream: None
     assert result["auto_backend"] == "torch" and "onnx" not in result
 
 
-def test_each_case_gets_a_share_of_what_is_left_and_never_less_than_the_floor() -> None:
+def test_each_case_gets_a_share_of_what_is_left_within_the_floor_and_ceiling() -> None:
     assert bench.case_budget(100.0, 0.0, 10, overhead_s=2.0) == 8.0
+    assert bench.case_budget(100.0, 0.0, 2, overhead_s=2.0, ceiling_s=20.0) == 20.0  # few cases: the run ends early
     assert bench.case_budget(100.0, 60.0, 4, overhead_s=2.0) == 8.0  # early cases finished under their share
     assert bench.case_budget(100.0, 99.0, 4, overhead_s=2.0, floor_s=1.5) == 1.5  # the total is spent
     assert bench.case_budget(100.0, 130.0, 1, overhead_s=2.0, floor_s=1.5) == 1.5
