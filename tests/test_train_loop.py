@@ -152,6 +152,21 @@ def test_export_writes_the_card_notes_and_eval_figures(tmp_path: Path, capsys: p
     assert "sets colour" in capsys.readouterr().err and not again.exists()
 
 
+def test_a_loss_added_on_resume_gets_its_own_metrics_column(tmp_path: Path) -> None:
+    data = make_labels_folder(tmp_path / "data", n=2, size=32)
+    out = tmp_path / "run"
+    run(data, out, "pix2pix", steps=2, size=32, model={"ngf": 4}, log_every=1, lambda_fm=0.0)
+    config = resolve_config({"family": "pix2pix", "data": str(data), "out": str(out), **TINY, "steps": 4,
+                             "size": 32, "model": {"ngf": 4}, "log_every": 1, "lambda_fm": 5.0})
+    train(config, resume=True, log=None)
+    with (out / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(None not in r for r in rows), "no value may fall outside the header"
+    assert [r["FM"] != "" for r in rows] == [False, False, True, True]
+    assert all(float(r["G"]) > 0 for r in rows)  # the total stays under G, not shifted into another column
+
+
 def test_training_hours_add_up_over_resumed_processes(tmp_path: Path) -> None:
     from paintgan.train.export import training_hours
     from paintgan.train.rundir import RunDir

@@ -11,6 +11,7 @@ Under torchrun every rank agrees on stopping before anyone writes, so no rank wa
 from __future__ import annotations
 
 import csv
+import os
 import signal
 import sys
 import threading
@@ -284,12 +285,27 @@ class Trainer:
 
     def _log_row(self, row: dict[str, float]) -> None:
         path = self.run_dir.metrics_path
-        new = not path.exists()
-        with path.open("a", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        header: list[str] = []
+        if path.exists():
+            with path.open(newline="", encoding="utf-8") as fh:
+                header = next(csv.reader(fh), [])
+        if header and set(row) <= set(header):
+            with path.open("a", newline="", encoding="utf-8") as fh:
+                csv.DictWriter(fh, fieldnames=header).writerow(row)
+            return
+        # First row, or a resumed run with a new loss term (e.g. --lambda-fm added): rewrite the file under the
+        # union of columns, earlier rows blank in the new ones, so every row stays under its own names.
+        rows: list[dict[str, str]] = []
+        if header:
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        columns = header + [k for k in row if k not in header]
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows([*rows, row])
+        os.replace(tmp, path)
 
     def _visual(self, source: Tensor) -> np.ndarray:
         if self.inputs.kind == "labels":
