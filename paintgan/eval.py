@@ -204,9 +204,11 @@ def evaluate(model: Model | str | Path, data: str | Path, *, size: int = 256, li
     card = model.card
     kind = card.input_kind
     root = Path(data)
-    spec = find_layout(root, {"labels": "labels", "sketch": "auto", "image": "image"}[kind])
-    if kind == "sketch" and spec.input_kind != "sketch":
-        spec = find_layout(root, "edges")
+    if kind == "sketch":
+        # Drawn sketches when the folder has them (even beside labels/), else lines drawn from its pictures.
+        spec = find_layout(root, "sketch" if (root / "sketches").is_dir() else "edges")
+    else:
+        spec = find_layout(root, {"labels": "labels", "image": "image"}[kind])
     spec = check_data(spec, card.label_set)
     if spec.input_kind != kind:
         raise DataError(f"{root} gives {spec.input_kind} input but model {card.name!r} takes {kind}")

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_data import make_labels_folder, make_unpaired_folder
+from train_data import make_labels_folder, make_sketch_folder, make_unpaired_folder
 
 from paintgan.cli import main
-from paintgan.eval import class_consistency, frechet_distance, sobel, ssim
+from paintgan.eval import class_consistency, evaluate, frechet_distance, sobel, ssim
+from paintgan.models import placeholder_model
 from paintgan.train.config import resolve_config
 from paintgan.train.export import export_run
 from paintgan.train.features import load_feature_net, random_features
@@ -75,3 +76,14 @@ def test_eval_reports_paired_and_restyle_measures(tmp_path: Path, capsys: pytest
                  "--json", str(report)]) == 0
     metrics = json.loads(report.read_text())["metrics"]
     assert {"style_distance", "style_distance_input", "content_edge_SSIM"} <= set(metrics)
+
+
+def test_sketch_model_is_measured_on_the_drawn_sketches_beside_label_maps(tmp_path: Path) -> None:
+    root = make_sketch_folder(tmp_path / "d", n=2, size=64)
+    labels = make_labels_folder(tmp_path / "l", n=2, size=64)
+    (labels / "labels").rename(root / "labels")  # a scenes folder holds labels/, sketches/ and images/
+    report = evaluate(placeholder_model("sketch"), root, size=64, device="cpu")
+    assert report.data.startswith("2 sketch/picture pairs") and report.items == 2
+    assert "SSIM" in report.metrics
+    (root / "sketches").rename(tmp_path / "gone")
+    assert evaluate(placeholder_model("sketch"), root, size=64, device="cpu").data.startswith("2 edge/picture")
