@@ -86,12 +86,14 @@ def test_the_window_and_its_model_list_are_built_without_importing_torch(tmp_pat
               "import ui.app\n"
               "from ui.model_menu import catalog\n"
               "entries = catalog()\n"
-              "print(json.dumps({'names': [e.name for e in entries], 'torch': 'torch' in sys.modules}))\n")
+              "print(json.dumps({'names': [e.name for e in entries], 'kinds': [e.input_kind for e in entries],\n"
+              "                  'torch': 'torch' in sys.modules}))\n")
     run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PAINTGAN_HOME": str(home)},
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout.splitlines()[-1])
-    assert "inkwell" in out["names"] and "placeholder-image" in out["names"]  # a user card read; a kind missing
+    assert "inkwell" in out["names"]  # a user model's card was read
+    assert {"labels", "sketch", "image"} <= set(out["kinds"])  # every kind offered (a placeholder where none is installed)
     assert out["torch"] is False
 
 
