@@ -1,0 +1,104 @@
+"""The seven models in weights/: each loads by name, says what it is, and makes a picture of its own input kind.
+
+These are the files a double-click user gets; the names are fixed by outside checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from paintgan.cli import main
+from paintgan.models import load_model, registry
+from paintgan.render import Renderer
+from shared_paths import REPO
+
+WEIGHTS = REPO / "weights"
+EXPECTED = {
+    "landscape": "labels",
+    "sketch": "sketch",
+    "monet": "image",
+    "vangogh": "image",
+    "cezanne": "image",
+    "ukiyoe": "image",
+    "illustration": "image",
+}
+LANDSCAPE_CLASSES = ["sky", "cloud", "mountain", "rock", "snow", "water", "grass", "tree", "sand", "dirt"]
+MAX_WEIGHTS_BYTES = 80 * 1024 * 1024
+
+
+def _smoke_input(kind: str, size: int = 64) -> np.ndarray:
+    """A tiny scene of the model's own input kind: sky over water over grass, or its outline, or its colours."""
+    third = size // 3
+    if kind == "labels":
+        labels = np.full((size, size), LANDSCAPE_CLASSES.index("grass"), np.uint8)
+        labels[:third] = LANDSCAPE_CLASSES.index("sky")
+        labels[third : 2 * third] = LANDSCAPE_CLASSES.index("water")
+        return labels
+    if kind == "sketch":
+        ink = np.zeros((size, size), np.uint8)
+        ink[third, :] = ink[2 * third, :] = 255
+        return ink
+    rgb = np.empty((size, size, 3), np.uint8)
+    rgb[:third], rgb[third : 2 * third], rgb[2 * third :] = (120, 170, 235), (40, 80, 160), (70, 150, 60)
+    return rgb
+
+
+def test_every_bundled_model_is_there_within_the_size_budget() -> None:
+    bundled = {name for name, entry in registry().items() if entry.origin == "bundled"}
+    assert set(EXPECTED) <= set(bundled), f"missing from weights/: {sorted(set(EXPECTED) - set(bundled))}"
+    total = sum(p.stat().st_size for p in WEIGHTS.iterdir() if p.is_file())
+    assert total <= MAX_WEIGHTS_BYTES, f"weights/ holds {total / 2**20:.1f} MB; the budget is 80 MB"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bundled_model_card_is_complete(name: str) -> None:
+    card = load_model(name).card
+    assert card.name == name and card.input_kind == EXPECTED[name] and not card.placeholder
+    assert card.description and card.limits
+    training = card.training
+    assert training["steps"] > 0 and training["hours"] > 0 and training["hardware"] and training["data_licence"]
+    assert card.metrics.get("eval_data"), "the card's metrics come from paintgan eval"
+    if card.input_kind == "image":
+        assert 0 < card.metrics["content_edge_SSIM"] <= 1
+        assert card.metrics["style_distance"] < card.metrics["style_distance_input"]
+    if card.input_kind == "labels":
+        assert card.metrics["class_consistency"] >= 0.9
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bundled_model_renders_a_smoke_frame(name: str) -> None:
+    model = load_model(name)
+    source = _smoke_input(model.card.input_kind)
+    picture = Renderer(model, device="cpu").render(source)
+    assert picture.shape == (64, 64, 3) and picture.dtype == np.uint8
+    assert picture.std() > 4, "not one flat colour"
+    if model.card.input_kind == "labels":
+        sky, grass = picture[:16].reshape(-1, 3).mean(0), picture[-16:].reshape(-1, 3).mean(0)
+        assert sky[2] > sky[0] and grass[1] > grass[2], f"sky {sky} should be blue, grass {grass} green"
+    if source.ndim == 3:
+        assert np.abs(picture.astype(int) - source).mean() > 3, "a restyle changes the picture"
+
+
+def test_landscape_label_set_names_and_maps_the_ten_classes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--json"]) == 0
+    cards = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
+    assert set(EXPECTED) <= set(cards)
+    labels = {entry["name"]: entry for entry in cards["landscape"]["label_set"]["labels"]}
+    assert set(LANDSCAPE_CLASSES) <= set(labels)
+    for name in LANDSCAPE_CLASSES:
+        assert {"index", "colour", "ade20k", "coco"} <= set(labels[name])
+
+
+def test_render_landscape_by_name_reads_a_colour_map_in_its_palette(tmp_path: Path) -> None:
+    model = load_model("landscape")
+    index = _smoke_input("labels")
+    colour = tmp_path / "scene.png"
+    Image.fromarray(model.card.label_set.palette()[index]).save(colour)
+    out = tmp_path / "picture.png"
+    assert main(["render", "--model", "landscape", "--input", str(colour), "--output", str(out)]) == 0
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), Renderer(model, device="cpu").render(index))
