@@ -40,15 +40,21 @@ def test_a_failing_import_explains_itself_and_changes_nothing(window, tmp_path):
     assert not user_models_dir().exists() or not any(user_models_dir().iterdir())
 
 
+def _sketch_model(window) -> str:
+    """The offered sketch model: the bundled one, or the placeholder when weights/ has none."""
+    return next(e.name for e in window.entries if e.input_kind == "sketch")
+
+
 def test_a_sketch_model_renders_the_sketch_layer(window, mouse, wait_result, qtbot, factory):
-    window.model_selector.select("placeholder-sketch")
+    name = _sketch_model(window)
+    window.model_selector.select(name)
     assert window.render_entry.input_kind == "sketch"
-    qtbot.waitUntil(lambda: window.worker._slots["draft"].name == "placeholder-sketch", timeout=10000)
+    qtbot.waitUntil(lambda: window.worker._slots["draft"].name == name, timeout=10000)
     window.set_tool("pen")
     window.set_brush_size(5)
     mouse.drag([(100, 100), (400, 100)])
     result = wait_result()
-    sketch_renderer = next(r for r in reversed(factory.made) if r.model.card.name == "placeholder-sketch")
+    sketch_renderer = next(r for r in reversed(factory.made) if r.model.card.name == name)
     assert sketch_renderer.calls[-1] == (512, 512)
     # the stand-in colours values: ink and paper differ, labels play no part
     assert not np.array_equal(result.base[100, 250], result.base[300, 250])
@@ -76,8 +82,8 @@ def test_model_menu_mirrors_and_drives_the_selectors(window, qtbot):
     window.restyle_menu.actions()[1].trigger()
     assert window.restyle_panel.current == next(e.name for e in window.entries if e.input_kind == "image")
     window.render_menu.aboutToShow.emit()
-    sketch = next(a for a in window.render_menu.actions() if a.text().startswith("placeholder-sketch"))
+    sketch = next(a for a in window.render_menu.actions() if a.text().startswith(_sketch_model(window)))
     sketch.trigger()
-    assert window.render_entry.name == "placeholder-sketch"
+    assert window.render_entry.name == _sketch_model(window)
     window.render_menu.aboutToShow.emit()
-    assert next(a for a in window.render_menu.actions() if a.isChecked()).text().startswith("placeholder-sketch")
+    assert next(a for a in window.render_menu.actions() if a.isChecked()).text().startswith(_sketch_model(window))
