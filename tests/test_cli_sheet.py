@@ -45,3 +45,6 @@ def test_sheet_of_a_missing_input_writes_nothing(tmp_path: Path, capsys: pytest.
     assert main(["sheet", "--model", str(model_path), "--input", str(tmp_path / "nope.png"), "--output", str(out)]) == 2
     assert "nope.png" in capsys.readouterr().err
     assert not out.exists()
+    assert main(["sheet", "--model", str(model_path), "--input", str(model_path), "--output", str(out),
+                 "--size", "32"]) == 2
+    assert "expected 64..1024" in capsys.readouterr().err and not out.exists()

@@ -20,6 +20,7 @@ from paintgan.devices import DEVICE_NAMES
 from paintgan.errors import InputError
 from paintgan.models import Model, load_model
 from paintgan.render import Renderer
+from paintgan.render_core import MIN_SIDE
 
 GAP = 4
 BACKGROUND = 255
@@ -68,8 +69,8 @@ def contact_sheet(model: Model, paths: list[str], *, size: int = 256, columns: i
     """Input|output cells for every path, `columns` pairs a row, on white with a small gap."""
     if not 1 <= len(paths) <= MAX_INPUTS:
         raise InputError(f"{len(paths)} inputs given; expected 1 to {MAX_INPUTS}")
-    if not (32 <= size <= 1024 and columns >= 1):
-        raise InputError(f"--size {size} / --columns {columns} out of range; expected 32..1024 and >= 1")
+    if not (MIN_SIDE <= size <= 1024 and columns >= 1):
+        raise InputError(f"--size {size} / --columns {columns} out of range; expected {MIN_SIDE}..1024 and >= 1")
     renderer = Renderer(model, device=device)
     cells = []
     for path in paths:
