@@ -63,7 +63,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def _resize(arr: np.ndarray, size: tuple[int, int] | None, nearest: bool) -> np.ndarray:
+def resize_input(arr: np.ndarray, size: tuple[int, int] | None, nearest: bool) -> np.ndarray:
     if size is None or arr.shape[1::-1] == size:
         return arr
     w, h = size
@@ -90,14 +90,14 @@ def read_source(model: Model | OnnxModel, path: str, size: tuple[int, int] | Non
                 f"'{card.label_set.name}' and were snapped to the nearest",
                 file=sys.stderr,
             )
-        return _resize(labels, size, nearest=True)
+        return resize_input(labels, size, nearest=True)
     rgb = images.read_rgb(path)
     if card.input_kind == "sketch":
         # A sketch file is dark lines on light paper; the engine's sketch layer is ink coverage.
-        return _resize(255 - cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, nearest=False)
+        return resize_input(255 - cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, nearest=False)
     if card.input_nc == 1:
         rgb = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return _resize(rgb, size, nearest=False)
+    return resize_input(rgb, size, nearest=False)
 
 
 def check_output(path: Path) -> None:
@@ -126,8 +126,8 @@ def _render_project(args: argparse.Namespace) -> np.ndarray:
     renderer = _renderer(_open(name, args.encoder), args)
     restyler = _renderer(_open(doc.restyle_model, None), args) if doc.restyle_model else None
     if args.size is not None:
-        doc.labels = _resize(doc.labels, args.size, nearest=True)
-        doc.sketch = _resize(doc.sketch, args.size, nearest=False)
+        doc.labels = resize_input(doc.labels, args.size, nearest=True)
+        doc.sketch = resize_input(doc.sketch, args.size, nearest=False)
     style = None if args.style is None else images.read_rgb(args.style)
     return render_document_with(doc, renderer, restyler, seed=args.seed, style=style)
 
@@ -157,7 +157,7 @@ def _render_input(args: argparse.Namespace) -> np.ndarray:
     style = None if args.style is None else images.read_rgb(args.style)
     instance = None
     if args.instance is not None:
-        instance = _resize(images.read_instance_map(args.instance), args.size, nearest=True)
+        instance = resize_input(images.read_instance_map(args.instance), args.size, nearest=True)
     renderer = _renderer(model, args)
     if args.tile is None:
         return renderer.render(source, style=style, seed=args.seed, instance=instance)

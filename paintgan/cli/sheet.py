@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from paintgan import images
-from paintgan.cli.render import check_output, read_source
+from paintgan.cli.render import check_output, read_source, resize_input
 from paintgan.devices import DEVICE_NAMES
 from paintgan.errors import InputError
 from paintgan.models import Model, load_model
@@ -47,9 +46,7 @@ def _square(arr: np.ndarray, size: int, nearest: bool) -> np.ndarray:
     h, w = arr.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    crop = arr[top : top + side, left : left + side]
-    interpolation = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
-    return cv2.resize(crop, (size, size), interpolation=interpolation)
+    return resize_input(arr[top : top + side, left : left + side], (size, size), nearest)
 
 
 def shown_input(model: Model, source: np.ndarray) -> np.ndarray:
