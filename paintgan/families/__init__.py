@@ -53,4 +53,4 @@ def all_families() -> list[Family]:
 
 
 # Imported for their registration side effect; order is the order `checkpoints.detect` tries them.
-from paintgan.families import cyclegan, ganilla, light_spade, light_unet, pix2pix, spade  # noqa: E402,F401  isort:skip
+from paintgan.families import cyclegan, ganilla, light_spade, light_unet, pix2pix, spade, staged  # noqa: E402,F401  isort:skip

@@ -1,0 +1,113 @@
+"""`staged`: a sketch model in two stages, lines -> label map -> picture (PaintGAN's own design).
+
+A line drawing says where things end, not what they are; a pix2pix-style network asked for colours straight from
+lines averages the plausible pictures and paints haze. Here a `light_unet` segmenter (trained with a
+cross-entropy loss, `paintgan train --target labels`) reads the lines as a label map (a closed outline in the
+sky is a cloud, one on the ground a tree or a rock), and a label painter (any label-conditional family, e.g. the
+bundled `landscape`) paints that map. The map between them is hard (one class a pixel), as the painter was
+trained on painted maps, so each region gets the painter's own texture instead of a blend.
+
+The state dict holds the two networks under `seg.` and `painter.`; the config holds both configs, so a card
+on disk rebuilds the pair.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from torch import Tensor, nn
+
+from paintgan.errors import CheckpointError
+from paintgan.families import Family, all_families, get_family, register
+from paintgan.families.layout import check
+from paintgan.families.light_unet import FAMILY as SEGMENTER
+from paintgan.families.light_unet import LightUnetConfig
+
+NAME = "staged"
+SEG, PAINTER = "seg.", "painter."
+
+
+def _config_of(cls: type, value: Any) -> Any:
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, dict) or set(value) - {f.name for f in fields(cls)}:
+        raise CheckpointError(f"invalid {NAME} config: {value!r} is not a {cls.__name__}")
+    return cls(**value)
+
+
+@dataclass(frozen=True)
+class StagedConfig:
+    seg: Any  # LightUnetConfig: sketch (1 channel) -> one logit per class
+    painter_family: str
+    painter: Any  # the painter family's config
+
+    def __post_init__(self) -> None:
+        # Cards on disk give plain dicts; rebuild the typed configs so both halves validate themselves.
+        object.__setattr__(self, "seg", _config_of(LightUnetConfig, self.seg))
+        family = get_family(self.painter_family)
+        check(family.conditional == "labels" and family.name != NAME, NAME,
+              f"the painter must be a label family, got {self.painter_family!r}")
+        object.__setattr__(self, "painter", _config_of(family.config_cls, self.painter))
+        channels = getattr(self.painter, "input_nc", None)
+        check(channels is not None and self.seg.output_nc == channels, NAME,
+              f"the segmenter gives {self.seg.output_nc} classes but the painter takes {channels} channels")
+
+
+class StagedGenerator(nn.Module):
+    def __init__(self, config: StagedConfig) -> None:
+        super().__init__()
+        self.seg = SEGMENTER.build(config.seg)
+        self.painter = get_family(config.painter_family).build(config.painter)
+
+    def labels(self, sketch: Tensor) -> Tensor:
+        """One-hot label map (B x classes x H x W) the segmenter reads from the lines."""
+        logits = self.seg(sketch)
+        # max-equality instead of argmax + one_hot: the same map, and it exports to ONNX as three plain ops
+        return (logits == logits.amax(1, keepdim=True)).to(logits.dtype)
+
+    def forward(self, sketch: Tensor) -> Tensor:
+        return self.painter(self.labels(sketch))
+
+
+def size_multiple(config: StagedConfig) -> int:
+    painter = get_family(config.painter_family)
+    return math.lcm(int(SEGMENTER.size_multiple(config.seg)), int(painter.size_multiple(config.painter)))
+
+
+def _part(sd: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+
+
+def detect(sd: dict[str, Tensor]) -> StagedConfig | None:
+    seg, painter = _part(sd, SEG), _part(sd, PAINTER)
+    if not seg or not painter or len(seg) + len(painter) != len(sd):
+        return None
+    seg_config = SEGMENTER.detect(seg)
+    if seg_config is None:
+        return None
+    for family in all_families():
+        if family.conditional != "labels" or family.name == NAME:
+            continue
+        painter_config = family.detect(painter)
+        if painter_config is not None:
+            try:
+                return StagedConfig(seg_config, family.name, painter_config)
+            except CheckpointError:
+                return None
+    return None
+
+
+def compose(segmenter: nn.Module, seg_config: LightUnetConfig, painter: nn.Module, painter_family: str,
+            painter_config: Any) -> tuple[StagedConfig, StagedGenerator]:
+    """A staged generator holding the given weights (copied), e.g. a trained segmenter and a bundled painter."""
+    config = StagedConfig(seg_config, painter_family, painter_config)
+    net = StagedGenerator(config)
+    net.seg.load_state_dict(segmenter.state_dict(), strict=True)
+    net.painter.load_state_dict(painter.state_dict(), strict=True)
+    return config, net.eval()
+
+
+FAMILY = Family(NAME, StagedConfig, StagedGenerator, size_multiple, detect, conditional="image")
+register(FAMILY)
