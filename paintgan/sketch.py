@@ -112,3 +112,35 @@ def image_to_sketch(rgb: np.ndarray, method: Method = "xdog") -> np.ndarray:
     if method == "canny":
         return canny_lines(rgb)
     raise InputError(f"unknown line method '{method}'; expected 'xdog' or 'canny'")
+
+
+def outline_labels(indices: np.ndarray, rng: np.random.Generator, *, width: tuple[int, int] = (1, 4),
+                   wobble: float = 1.5, gaps: float = 0.15) -> np.ndarray:
+    """The ink a person draws to outline the regions of a label map: every class boundary, once.
+
+    Hand lines are not the exact boundary: the map is bent by a smooth random field of up to `wobble` px before
+    its boundaries are taken, the pen is `width` px (a range: drawn once per sheet), and with probability `gaps`
+    the pen lifts on a few short stretches, so a model trained on these also accepts outlines that do not close.
+    """
+    if indices.ndim != 2:
+        raise InputError(f"outlines need an HxW label map, got shape {indices.shape}")
+    h, w = indices.shape
+    labels = indices.astype(np.int32)
+    if wobble > 0:
+        coarse = rng.normal(0.0, wobble, size=(2, max(2, h // 24), max(2, w // 24))).astype(np.float32)
+        dx, dy = (cv2.resize(c, (w, h), interpolation=cv2.INTER_CUBIC) for c in coarse)
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        labels = cv2.remap(labels.astype(np.float32), gx + dx, gy + dy, cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_REPLICATE).astype(np.int32)
+    edge = np.zeros((h, w), dtype=bool)
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
+    pen = int(rng.integers(width[0], width[1] + 1))
+    ink = edge.astype(np.uint8) * 255
+    if pen > 1:
+        ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pen, pen)))
+    if rng.random() < gaps:
+        for _ in range(int(rng.integers(1, 6))):
+            cx, cy, r = int(rng.integers(w)), int(rng.integers(h)), int(rng.integers(3, 3 + max(h, w) // 32))
+            cv2.circle(ink, (cx, cy), r, 0, -1)
+    return ink

@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--raw", action="store_true", help="export the live weights instead of their moving average")
     p.add_argument("--card", metavar="NOTES.toml",
                    help="card text: description, limits and a [training] table (e.g. hardware) to add")
+    p.add_argument("--painter", metavar="MODEL",
+                   help="segmenter runs (--target labels): the label model (name or file) that paints the map; "
+                        "the export is one staged sketch model")
     p.add_argument("--metrics", metavar="EVAL.json",
                    help="a `paintgan eval --json` report to put in the card instead of the last training losses")
     p.set_defaults(func=run)
@@ -31,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
     notes = read_card_notes(args.card) if args.card else None
     evaluation = read_eval_report(args.metrics) if args.metrics else None
     card = export_run(args.run_dir, args.output, which=args.generator, raw=args.raw, name=args.name,
-                      notes=notes, evaluation=evaluation)
+                      notes=notes, evaluation=evaluation, painter=args.painter)
     print(f"{args.output}: {card.family} model {card.name!r}, {card.input_kind} input, {card.training['steps']} steps")
     return 0

@@ -22,6 +22,7 @@ INPUT_KINDS = ("auto", "labels", "edges", "sketch", "image")
 EDGE_METHODS = ("canny", "xdog", "mixed")
 D_NORMS = ("batch", "instance", "none")
 DIRECTIONS = ("AtoB", "BtoA")
+TARGETS = ("image", "labels")
 DIFFAUG_POLICIES = ("color", "translation", "cutout")
 
 
@@ -40,6 +41,9 @@ class TrainConfig:
     # what the generator sees: label maps, derived edges, given sketches or pictures ("auto" reads the folder)
     input: str = "auto"
     edges: str = "mixed"
+    # what the generator learns to give: pictures, or (sketch in) a label map for a `staged` sketch model
+    target: str = "image"
+    outline_share: float = 0.5
     labels: str = ""
     dontcare: bool = False
     direction: str = "AtoB"
@@ -96,6 +100,10 @@ HELP = {
     "batch": "images per step and process",
     "input": "generator input: auto (from the folder), labels, edges (derived from images/), sketch, image",
     "edges": "line filter for --input edges: canny, xdog or mixed",
+    "target": "what the generator learns to give: image (a picture) or labels (a label map read from a sketch, "
+              "for a staged sketch model; needs sketches/ or images/ beside labels/)",
+    "outline_share": "with --target labels: share of sketches drawn as outlines of the label map instead of read "
+                     "from sketches/",
     "labels": "label set JSON naming the classes (default DIR/labels.json if present; colour label maps need one)",
     "dontcare": "add a dontcare channel (label 255) to the one-hot input",
     "direction": "for side-by-side AB pictures: AtoB or BtoA",
@@ -262,6 +270,8 @@ def validate(c: TrainConfig) -> TrainConfig:
     _check(c.batch >= 1, f"batch must be >= 1, got {c.batch}")
     _check(c.input in INPUT_KINDS, f"input must be one of {', '.join(INPUT_KINDS)}, got {c.input!r}")
     _check(c.edges in EDGE_METHODS, f"edges must be one of {', '.join(EDGE_METHODS)}, got {c.edges!r}")
+    _check(c.target in TARGETS, f"target must be one of {', '.join(TARGETS)}, got {c.target!r}")
+    _check(0.0 <= c.outline_share <= 1.0, f"outline_share must be in [0, 1], got {c.outline_share}")
     _check(c.direction in DIRECTIONS, f"direction must be AtoB or BtoA, got {c.direction!r}")
     _check(c.gan_mode in GAN_MODES, f"gan_mode must be one of {', '.join(GAN_MODES)}, got {c.gan_mode!r}")
     _check(c.d_norm in D_NORMS, f"d_norm must be one of {', '.join(D_NORMS)}, got {c.d_norm!r}")

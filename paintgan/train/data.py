@@ -4,6 +4,9 @@ Layouts (`DIR` is `--data`):
 - `labels/` + `images/`: label maps (index PNGs, or colour PNGs with a label set) and pictures, matching stems.
 - `sketches/` + `images/`: black-on-white line drawings and pictures, matching stems.
 - `images/` alone with `--input edges`: the sketch is drawn from each augmented crop on the fly.
+- `labels/` with `--target labels` (layout "sketch_labels"): sketch in, label map out, for the segmenter of a
+  `staged` sketch model. Sketches are read from `sketches/` when it is there, or drawn as outlines of the label
+  map (`paintgan.sketch.outline_labels`) for a share of samples (`--outline-share`; all of them without it).
 - `train/` of side-by-side `A|B` pictures (the pix2pix upstream layout).
 - `A/` + `B/`, or `trainA/` + `trainB/` (the CycleGAN upstream layout): unpaired pictures; when both sides hold
   exactly the same file names (`paintgan.datagen.restyle_pairs` writes them so), each `A/NAME` is paired with
@@ -45,7 +48,7 @@ MAX_NAMED = 3
 class DataSpec:
     """A checked data folder: which files pair up and what the generator will see."""
 
-    layout: str  # "labels", "sketches", "edges", "ab", "pairs" (A/B same names), "unpaired", "images" (distillation)
+    layout: str  # "labels", "sketches", "sketch_labels", "edges", "ab", "pairs" (A/B same names), "unpaired", "images" (distillation)
     root: Path
     sources: tuple[Path, ...]  # label maps, sketches, pictures (edges, ab: the same files as targets), A side
     targets: tuple[Path, ...]  # pictures, B side
@@ -66,6 +69,9 @@ class DataSpec:
             return f"{len(self.sources)} pictures from {self.root.name}/"
         if self.layout == "pairs":
             return f"{len(self.sources)} A->B picture pairs from {self.root.name}/"
+        if self.layout == "sketch_labels":
+            drawn = sum(s != t for s, t in zip(self.sources, self.targets, strict=True))
+            return f"{len(self.targets)} label maps ({drawn} with drawn sketches, the rest outlined) from {self.root.name}/"
         what = {"labels": "label map", "sketches": "sketch", "edges": "edge", "ab": "side-by-side AB"}[self.layout]
         return f"{len(self.sources)} {what}/picture pairs from {self.root.name}/"
 
@@ -117,12 +123,14 @@ def _pair(root: Path, source_dir: Path, target_dir: Path) -> tuple[tuple[Path, .
     return tuple(sources[s] for s in stems), tuple(targets[s] for s in stems)
 
 
-def find_layout(root: str | Path, input_kind: str = "auto") -> DataSpec:
-    """Recognise the folder layout (no pixels read yet); `input_kind` is the `--input` option."""
+def find_layout(root: str | Path, input_kind: str = "auto", target: str = "image") -> DataSpec:
+    """Recognise the folder layout (no pixels read yet); `input_kind` and `target` are the `--input`/`--target` options."""
     r = Path(root)
     if not r.is_dir():
         raise DataError(f"data folder {r} does not exist or is not a folder; {LAYOUT_HELP}")
     sub = {p.name: p for p in r.iterdir() if p.is_dir()}
+    if target == "labels":
+        return _sketch_labels(r, sub, input_kind)
     for a, b in (("A", "B"), ("trainA", "trainB")):
         if a in sub or b in sub:
             if not (a in sub and b in sub):
@@ -160,6 +168,17 @@ def find_layout(root: str | Path, input_kind: str = "auto") -> DataSpec:
     raise DataError(f"{r} has {found}; {LAYOUT_HELP}")
 
 
+def _sketch_labels(r: Path, sub: dict[str, Path], input_kind: str) -> DataSpec:
+    _check_input(input_kind, ("sketch",), "--target labels (a sketch in, a label map out)")
+    if "labels" not in sub:
+        raise DataError(f"{r} has no labels/; --target labels learns label maps, so it needs labels/ (and optionally sketches/)")
+    if "sketches" in sub:
+        sources, targets = _pair(r, sub["sketches"], sub["labels"])
+        return DataSpec("sketch_labels", r, sources, targets, "sketch")
+    labels = tuple(_nonempty(r, sub["labels"]))
+    return DataSpec("sketch_labels", r, labels, labels, "sketch")  # every sketch an outline of its map
+
+
 def _check_input(input_kind: str, allowed: tuple[str, ...], what: str) -> None:
     if input_kind not in ("auto", *allowed):
         raise DataError(f"--input {input_kind} does not fit {what}; expected --input auto or {allowed[0]}")
@@ -191,20 +210,22 @@ def check_data(spec: DataSpec, label_set: LabelSet | None = None, dontcare: bool
         narrow = [_rel(root, p) for p in spec.sources if sizes[p][0] < 2 * sizes[p][1] * 0.75 or sizes[p][0] % 2]
         if narrow:
             raise DataError(f"{_named(narrow)} are not side-by-side A|B pictures; expected an even width about twice the height")
-    if spec.layout in ("labels", "sketches", "pairs"):
+    if spec.layout in ("labels", "sketches", "sketch_labels", "pairs"):
         for s, t in zip(spec.sources, spec.targets, strict=True):
             if sizes[s] != sizes[t]:
                 (sw, sh), (tw, th) = sizes[s], sizes[t]
                 raise DataError(f"{_rel(root, s)} is {sw}x{sh} but {_rel(root, t)} is {tw}x{th}; expected the same size")
-    if spec.layout != "labels":
-        return spec
-    return _check_labels(spec, label_set, dontcare)
+    if spec.layout == "labels":
+        return _check_labels(spec, spec.sources, label_set, dontcare)
+    if spec.layout == "sketch_labels":
+        return _check_labels(spec, spec.targets, label_set, dontcare)
+    return spec
 
 
-def _check_labels(spec: DataSpec, label_set: LabelSet | None, dontcare: bool) -> DataSpec:
+def _check_labels(spec: DataSpec, maps: tuple[Path, ...], label_set: LabelSet | None, dontcare: bool) -> DataSpec:
     root = spec.root
     highest = -1
-    for path in spec.sources:
+    for path in maps:
         try:
             index = read_labels(path, label_set)
         except PaintGANError as exc:
@@ -266,8 +287,9 @@ class TrainingSet(Dataset[dict[str, Tensor]]):
     """Augmented samples: `source` (float CxHxW in [-1, 1], or long HxW label indices) and `target` (3xHxW)."""
 
     def __init__(self, spec: DataSpec, size: int, *, seed: int = 0, load_scale: float = 1.12, flip: bool = True,
-                 edges: str = "mixed", direction: str = "AtoB") -> None:
+                 edges: str = "mixed", direction: str = "AtoB", outline_share: float = 0.5) -> None:
         self.spec, self.size, self.seed, self.edges, self.direction = spec, size, seed, edges, direction
+        self.outline_share = outline_share
         top = max(size + 1, int(round(size * load_scale)) + 1)
         self.geometry = v2.Compose([
             v2.RandomResize(size, top),
@@ -291,6 +313,8 @@ class TrainingSet(Dataset[dict[str, Tensor]]):
             a = self.geometry(_image(read_picture(spec.sources[index])))
             b = self.geometry(_image(read_picture(spec.targets[other])))
             return {"source": _to_unit(a), "target": _to_unit(b)}
+        if spec.layout == "sketch_labels":
+            return self._sketch_and_labels(index)
         target = _image(read_picture(spec.targets[index]))
         if spec.layout == "labels":
             labels = tv_tensors.Mask(torch.from_numpy(read_labels(spec.sources[index], spec.label_set).astype(np.int64))[None])
@@ -314,6 +338,21 @@ class TrainingSet(Dataset[dict[str, Tensor]]):
             return {"source": _to_unit(target), "target": _to_unit(target)}
         # edges: the sketch is drawn from the augmented crop
         return {"source": _to_unit(self._sketch_of(target))[None], "target": _to_unit(target)}
+
+    def _sketch_and_labels(self, index: int) -> dict[str, Tensor]:
+        spec = self.spec
+        labels = tv_tensors.Mask(torch.from_numpy(read_labels(spec.targets[index], spec.label_set).astype(np.int64))[None])
+        drawn = spec.sources[index] != spec.targets[index] and float(torch.rand(())) >= self.outline_share
+        if drawn:
+            sketch = tv_tensors.Image(torch.from_numpy(read_sketch(spec.sources[index]).copy())[None])
+            sketch, labels = self.geometry(sketch, labels)
+        else:
+            from paintgan.sketch import outline_labels
+
+            labels = self.geometry(labels)
+            rng = np.random.default_rng(int(torch.randint(2**62, ())))
+            sketch = 255 - torch.from_numpy(outline_labels(labels[0].numpy(), rng))[None]
+        return {"source": _to_unit(sketch), "target": labels[0].long()}
 
     def _sketch_of(self, image: Tensor) -> Tensor:
         from paintgan.sketch import image_to_sketch

@@ -2,6 +2,8 @@
 
 The exported generator is the EMA copy when the run kept one (cleaner pictures), else the live weights;
 spectral norm used in training is folded into plain weights, so the file has the family's upstream key layout.
+A segmenter run (`--target labels`) is not a model on its own: it is exported joined to a label painter as a
+`staged` sketch model (`painter=`), whose card tells both halves' training.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from paintgan.errors import CheckpointError
 from paintgan.families import get_family
-from paintgan.models import Model, ModelCard, save_model
+from paintgan.labels import LabelSet
+from paintgan.models import Model, ModelCard, load_model, save_model
 from paintgan.train.config import read_toml
 from paintgan.train.nets import InputSpec, build_generator, fold_spectral_norm
 from paintgan.train.rundir import RunDir
@@ -149,11 +152,50 @@ def _card(run: RunDir, info: dict[str, Any], options: dict[str, Any], family: st
     )
 
 
+def _classes(label_set: LabelSet | None) -> list[tuple[int, str]]:
+    return [] if label_set is None else [(label.index, label.name) for label in label_set]
+
+
+def join_painter(segmenter: Model, painter_source: str | Path) -> Model:
+    """A `staged` sketch model: the run's segmenter reads lines as the label map `painter_source` paints."""
+    from paintgan.families.staged import compose
+
+    painter = load_model(painter_source)
+    if painter.card.input_kind != "labels":
+        raise CheckpointError(f"{painter_source} takes {painter.card.input_kind} input; the painter of a staged "
+                              "sketch model must be a label model such as landscape")
+    if _classes(painter.card.label_set) != _classes(segmenter.card.label_set):
+        raise CheckpointError(f"{painter_source} paints the classes {_classes(painter.card.label_set)} but the "
+                              f"segmenter gives {_classes(segmenter.card.label_set)}; expected the same label set")
+    config, net = compose(segmenter.generator, segmenter.config, painter.generator, painter.card.family,
+                          painter.config)
+    family = get_family("staged")
+    card = segmenter.card
+    card.family, card.config = family.name, json.loads(json.dumps(asdict(config)))
+    card.size_multiple, card.label_set = int(family.size_multiple(config)), None
+    painter_training = painter.card.training
+    card.training["painter"] = {"name": painter.card.name, "family": painter.card.family,
+                                **{k: painter_training[k] for k in ("steps", "hours", "data") if k in painter_training}}
+    return Model(card, net.requires_grad_(False))
+
+
 def export_run(run_dir: str | Path, output: str | Path, *, which: str = "A", raw: bool = False,
                name: str | None = None, notes: dict[str, Any] | None = None,
-               evaluation: dict[str, Any] | None = None) -> ModelCard:
-    """Write the run's generator; `notes` (see `read_card_notes`) and an eval report complete its card."""
-    model, _ = run_generator(run_dir, which, raw)
+               evaluation: dict[str, Any] | None = None, painter: str | Path | None = None) -> ModelCard:
+    """Write the run's generator; `notes` (see `read_card_notes`) and an eval report complete its card.
+
+    `painter` (a label model's name or file) is required for a segmenter run and refused for any other.
+    """
+    model, info = run_generator(run_dir, which, raw)
+    segmenter = info.get("target") == "labels"
+    if segmenter and painter is None:
+        raise CheckpointError(f"{run_dir} trained a segmenter (--target labels); pass --painter MODEL (a label "
+                              "model such as landscape) to export it as a staged sketch model")
+    if painter is not None:
+        if not segmenter:
+            raise CheckpointError(f"{run_dir} trained a picture generator; --painter is only for segmenter runs "
+                                  "(paintgan train --target labels)")
+        model = join_painter(model, painter)
     card = model.card
     if name:
         card.name = _model_name(name)

@@ -35,6 +35,7 @@ from paintgan.labels import LabelSet, colourize, read_labelset
 from paintgan.train import ddp
 from paintgan.train.config import TrainConfig, to_toml
 from paintgan.train.data import (
+    DONTCARE,
     DataSpec,
     ResumableSampler,
     TrainingSet,
@@ -49,7 +50,7 @@ from paintgan.train.ema import EMA
 from paintgan.train.features import load_feature_net
 from paintgan.train.losses import PerceptualLoss
 from paintgan.train.nets import InputSpec, build_discriminators, build_generator, generator_config, input_spec
-from paintgan.train.objectives import Objective, PairedObjective, StepContext, UnpairedObjective
+from paintgan.train.objectives import Objective, PairedObjective, SegmentObjective, StepContext, UnpairedObjective
 from paintgan.train.rundir import RunDir
 
 SAMPLE_ITEMS = 4
@@ -126,13 +127,15 @@ class Trainer:
         if c.teacher:
             self.teacher = load_teacher(c.teacher, "cuda" if self.device.type == "cuda" else "cpu")
         self.spec = self._data(info)
+        self.segmenting = self.spec.layout == "sketch_labels"
         self.family = get_family(c.family)
         if info:
             self.inputs = InputSpec.from_dict(info["inputs"])
             self.g_config = self.family.config_cls(**info["generator"])
         else:
             self.inputs = input_spec(self.spec, c.dontcare)
-            self.g_config = generator_config(self.family, self.inputs, c.size, c.model)
+            output_nc = self.inputs.label_nc if self.segmenting else 3
+            self.g_config = generator_config(self.family, self.inputs, c.size, c.model, output_nc)
         self._build()
 
     # ------------------------------------------------------------------------------------------ set-up
@@ -161,7 +164,7 @@ class Trainer:
         input_kind = c.input
         if self.teacher is not None and input_kind == "auto":
             input_kind = teacher_input(self.teacher, Path(c.data))
-        spec = find_layout(c.data, input_kind)
+        spec = find_layout(c.data, input_kind, c.target)
         if spec.layout == "images" and self.teacher is None:
             raise DataError(f"{spec.root} gives pictures only; pass --teacher to distil a model, or --input edges")
         return check_data(spec, label_set, c.dontcare)
@@ -173,7 +176,7 @@ class Trainer:
         count = 2 if unpaired else 1
         gens = [build_generator(self.family, self.g_config, c.g_spectral_norm).to(device) for _ in range(count)]
         d_input = 3 if unpaired else self.inputs.channels + 3
-        discs = [d.to(device) for d in build_discriminators(c, d_input, count)]
+        discs = [] if self.segmenting else [d.to(device) for d in build_discriminators(c, d_input, count)]
         perceptual = None
         if c.lambda_perceptual > 0:
             self.feature_net = load_feature_net(c.feature_net)
@@ -182,7 +185,9 @@ class Trainer:
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
         self.ctx = StepContext(c, self.dist, device, amp_dtype, scaler, perceptual)
         self.objective: Objective
-        if unpaired:
+        if self.segmenting:
+            self.objective = SegmentObjective(self.ctx, gens[0], DONTCARE)
+        elif unpaired:
             self.objective = UnpairedObjective(self.ctx, (gens[0], gens[1]), (discs[0], discs[1]))
         else:
             self.objective = PairedObjective(self.ctx, self.inputs, gens[0], discs[0])
@@ -273,6 +278,7 @@ class Trainer:
             "generator": asdict(self.g_config),
             "inputs": self.inputs.to_dict(),
             "layout": self.spec.layout,
+            "target": c.target,
             "paired": self.spec.paired,
             "data": self.spec.describe(),
             "data_licence": c.data_licence,
@@ -315,6 +321,14 @@ class Trainer:
             return colourize(indices, self.inputs.label_set)
         return picture_u8(source)
 
+    def _output_visual(self, out: Tensor) -> np.ndarray:
+        """A generated picture, or a segmenter's logits (or a target label map) as the label set's colours."""
+        if not self.segmenting:
+            return picture_u8(out)
+        assert self.inputs.label_set is not None
+        indices = out.argmax(0) if out.is_floating_point() else out
+        return colourize(indices.numpy().astype(np.int64), self.inputs.label_set)
+
     @torch.no_grad()
     def write_samples(self, dataset: TrainingSet | TeacherTargets) -> Path:
         keys = [(i, 0) for i in range(min(SAMPLE_ITEMS, len(dataset)))]
@@ -331,9 +345,9 @@ class Trainer:
                 out = self.objective.generate(inp.to(self.device), net).float().cpu()
                 net.train(was_training)
                 rows.append([self._visual(s) if name != "G_B" else picture_u8(s) for s in inp])
-                rows.append([picture_u8(o) for o in out])
+                rows.append([self._output_visual(o) for o in out])
         if self.spec.paired:
-            rows.append([picture_u8(t) for t in target])
+            rows.append([self._output_visual(t) for t in target])
         grid = np.concatenate([np.concatenate(col, axis=0) for col in rows], axis=1)
         return write_image(self.run_dir.samples / f"step_{self.step:08d}.png", grid)
 
@@ -342,7 +356,7 @@ class Trainer:
     def make_dataset(self) -> TrainingSet | TeacherTargets:
         c = self.config
         dataset = TrainingSet(self.spec, c.size, seed=c.seed, load_scale=c.load_scale, flip=c.flip, edges=c.edges,
-                              direction=c.direction)
+                              direction=c.direction, outline_share=c.outline_share)
         if self.teacher is not None:
             self._say(f"paintgan train: caching {len(dataset) * c.teacher_variants} teacher pictures of {self.teacher.name}")
             return TeacherTargets.prepare(dataset, c, self.run_dir, self.dist, self.teacher)

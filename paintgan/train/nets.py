@@ -59,10 +59,15 @@ def input_spec(spec: DataSpec, dontcare: bool) -> InputSpec:
         assert spec.label_set is not None
         label_nc = spec.label_set.max_index + 1
         return InputSpec("labels", label_nc + int(dontcare), spec.label_set, label_nc, dontcare)
+    if spec.layout == "sketch_labels":  # sketch in; the label set names the classes the generator gives out
+        assert spec.label_set is not None
+        return InputSpec("sketch", 1, spec.label_set, spec.label_set.max_index + 1)
     return InputSpec(spec.input_kind, 1 if spec.input_kind == "sketch" else 3)
 
 
-def generator_config(family: Family, inputs: InputSpec, size: int, overrides: dict[str, Any]) -> Any:
+def generator_config(family: Family, inputs: InputSpec, size: int, overrides: dict[str, Any],
+                     output_nc: int = 3) -> Any:
+    """`output_nc` is 3 for pictures, the class count for a segmenter (`--target labels`)."""
     names = {f.name for f in fields(family.config_cls)}
     values: dict[str, Any] = {}
     if family.conditional == "labels":
@@ -76,7 +81,10 @@ def generator_config(family: Family, inputs: InputSpec, size: int, overrides: di
     else:
         values["input_nc"] = inputs.channels
     if "output_nc" in names:
-        values["output_nc"] = 3
+        values["output_nc"] = output_nc
+    elif output_nc != 3:
+        raise ConfigError(f"family {family.name!r} always gives pictures; --target labels needs a family with "
+                          "output_nc (light_unet, pix2pix)")
     if "crop_size" in names:
         values.update(crop_size=size, aspect_ratio=1.0)
     if family.name == "pix2pix":

@@ -134,6 +134,36 @@ class PairedObjective:
         return metrics
 
 
+class SegmentObjective:
+    """G(sketch) gives one logit per class, trained by cross-entropy against the label map.
+
+    No discriminator: a label map has one right class per pixel (up to what the lines leave open), and the
+    painter that turns the map into a picture was trained adversarially already.
+    """
+
+    def __init__(self, ctx: StepContext, generator: nn.Module, ignore_index: int) -> None:
+        self.ctx, self.ignore_index = ctx, ignore_index
+        self.generators = {"G": generator}
+        self.discriminators: dict[str, nn.Module] = {}
+        self.optimizers = {"G": adam(generator.parameters(), ctx.config.lr_g, ctx.config)}
+        self.pools: dict[str, ImagePool] = {}
+
+    def generate(self, source: Tensor, generator: nn.Module | None = None) -> Tensor:
+        return (generator or self.generators["G"])(source)
+
+    def step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        ctx, G = self.ctx, self.generators["G"]
+        x = batch["source"].to(ctx.device, non_blocking=True)
+        y = batch["target"].to(ctx.device, non_blocking=True)
+        with ctx.autocast():
+            logits = G(x)
+        loss = F.cross_entropy(logits.float(), y, ignore_index=self.ignore_index)
+        ctx.update(loss, self.optimizers["G"], [G])
+        known = y != self.ignore_index
+        accuracy = (logits.detach().argmax(1) == y)[known].float().mean()
+        return {"CE": _value(loss), "accuracy": _value(accuracy), "G": _value(loss)}
+
+
 class UnpairedObjective:
     """G_A: A -> B and G_B: B -> A, each judged by a D of its target domain and tied by cycle consistency."""
 
@@ -190,4 +220,4 @@ class UnpairedObjective:
         return metrics
 
 
-Objective = PairedObjective | UnpairedObjective
+Objective = PairedObjective | UnpairedObjective | SegmentObjective
