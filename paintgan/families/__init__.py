@@ -26,6 +26,9 @@ class Family:
     size_multiple: Callable[[Any], int]
     detect: Callable[[dict[str, Tensor]], Any | None]
     conditional: str
+    # config -> render_core.Tiling: whether tiles equal the full render and with what overlap (families/tiling.py);
+    # None: not stated, so the engine never tiles it where a seam would show
+    tiling: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.conditional not in CONDITIONAL_KINDS:
