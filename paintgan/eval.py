@@ -16,6 +16,10 @@ Every item is resized (shorter side = `size`) and cropped to `size` x `size` the
   stages of the Frobenius distance between a picture's Gram matrix and the style set's mean Gram matrix (for the
   outputs, and for the untouched inputs as the baseline), and content preservation, the SSIM between Sobel edge
   maps of input and output.
+- staged sketch models on a folder with `labels/`, additionally, how well the lines are read: pixel accuracy,
+  mean IoU and each class's IoU of the label map the segmenter reads, once from the folder's drawn sketches
+  (`drawn_*`) and once from outlines drawn from the true maps (`outlined_*`, `paintgan.sketch.outline_labels`,
+  seeded). A closed cloud or tree crown that does not fill shows as a low IoU of that class.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from paintgan.errors import DataError
+from paintgan.labels import LabelSet, read_labelset
 from paintgan.models import Model, load_model
 from paintgan.render import Renderer
 from paintgan.train.data import DataSpec, TrainingSet, check_data, find_layout, list_images, source_array
@@ -197,6 +202,40 @@ def _style_pictures(folder: Path, size: int, limit: int) -> Tensor:
     return torch.stack([it["target"] for it in _items(spec, size, limit)])
 
 
+def label_scores(predicted: Tensor, true: Tensor, label_set: LabelSet, prefix: str) -> dict[str, float]:
+    """Pixel accuracy, mean IoU and per-class IoU (`PREFIX_IoU_NAME`) of predicted index maps against true ones.
+
+    A class absent from both maps of the whole set has no IoU and is left out of the mean.
+    """
+    scores = {f"{prefix}_accuracy": float((predicted == true).float().mean())}
+    ious = []
+    for label in label_set:
+        p, t = predicted == label.index, true == label.index
+        union = int((p | t).sum())
+        if union:
+            iou = int((p & t).sum()) / union
+            scores[f"{prefix}_IoU_{label.name}"] = iou
+            ious.append(iou)
+    scores[f"{prefix}_mIoU"] = float(np.mean(ious)) if ious else 0.0
+    return scores
+
+
+def _staged_labels(model: Model, root: Path, size: int, limit: int) -> dict[str, float]:
+    spec = find_layout(root, "sketch", target="labels")
+    names = root / "labels.json"
+    spec = check_data(spec, read_labelset(names) if names.is_file() else None)
+    assert spec.label_set is not None
+    scores: dict[str, float] = {}
+    kinds = ((0.0, "drawn"), (1.0, "outlined")) if (root / "sketches").is_dir() else ((1.0, "outlined"),)
+    for share, prefix in kinds:
+        items = TrainingSet(spec, size, load_scale=1.0, flip=False, outline_share=share)
+        batch = [items[(i, 0)] for i in range(min(len(items), limit))]
+        with torch.no_grad():
+            predicted = torch.cat([model.generator.labels(it["source"][None]).argmax(1) for it in batch])
+        scores.update(label_scores(predicted, torch.stack([it["target"] for it in batch]), spec.label_set, prefix))
+    return scores
+
+
 def evaluate(model: Model | str | Path, data: str | Path, *, size: int = 256, limit: int = 200,
              style: str | Path | None = None, feature_net: str = "auto", device: str = "auto") -> EvalReport:
     if not isinstance(model, Model):
@@ -229,6 +268,8 @@ def evaluate(model: Model | str | Path, data: str | Path, *, size: int = 256, li
         if kind == "labels":
             assert card.label_set is not None
             metrics.update(class_consistency(net, torch.stack(sources), real, fake, card.label_set.max_index + 1))
+    if card.family == "staged" and (root / "labels").is_dir():
+        metrics.update(_staged_labels(model, root, size, limit))
     style_folder = Path(style) if style else (root / "B" if (root / "B").is_dir() else root / "trainB")
     if kind == "image" and (style or not spec.paired):
         style_set = _style_pictures(style_folder, size, limit)

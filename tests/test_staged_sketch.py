@@ -18,6 +18,8 @@ from train_data import make_labels_folder, make_sketch_folder, scene
 from paintgan.checkpoints import detect
 from paintgan.cli import main
 from paintgan.errors import CheckpointError, DataError
+from paintgan.eval import evaluate, label_scores
+from paintgan.labels import numbered_labelset
 from paintgan.families.light_spade import LightSpadeConfig
 from paintgan.families.light_unet import LightUnetConfig
 from paintgan.families.staged import StagedConfig, StagedGenerator
@@ -75,6 +77,17 @@ def test_a_training_sample_is_a_sketch_and_the_label_map_it_outlines(tmp_path: P
     assert 0 < ink.mean() < 0.3
 
 
+def test_label_scores_give_accuracy_and_iou_per_class_present() -> None:
+    true = torch.tensor([[0, 0, 1, 1]])
+    predicted = torch.tensor([[0, 1, 1, 1]])
+    scores = label_scores(predicted, true, numbered_labelset(3), "drawn")
+    names = [label.name for label in numbered_labelset(3)]
+    assert scores["drawn_accuracy"] == 0.75
+    assert scores[f"drawn_IoU_{names[0]}"] == 0.5 and scores[f"drawn_IoU_{names[1]}"] == 2 / 3
+    assert f"drawn_IoU_{names[2]}" not in scores  # a class in neither map is not scored
+    assert scores["drawn_mIoU"] == pytest.approx((0.5 + 2 / 3) / 2)
+
+
 def test_staged_config_rejects_a_picture_painter_and_a_class_count_mismatch() -> None:
     seg = LightUnetConfig(1, 4, 8)
     with pytest.raises(CheckpointError, match="label family"):
@@ -99,7 +112,7 @@ def test_staged_generator_paints_the_one_hot_map_its_segmenter_reads() -> None:
 
 def test_segmenter_trains_then_exports_with_a_painter_as_a_sketch_model(tmp_path: Path,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    data = _named_labels_folder(tmp_path / "data", n=4, size=32)
+    data = _named_labels_folder(tmp_path / "data", n=4, size=64)
     seg_run, painter_run = tmp_path / "seg", tmp_path / "painter"
     _run(data, seg_run, "light_unet", target="labels", steps=30, size=32, batch=4, lr_g=5e-3, beta1=0.9,
          model={"ngf": 8}, name="lines")
@@ -121,6 +134,9 @@ def test_segmenter_trains_then_exports_with_a_painter_as_a_sketch_model(tmp_path
     lines = 255 - outline_labels(scene(np.random.default_rng(1), 64), np.random.default_rng(2))
     picture = Renderer(staged).render(lines)
     assert picture.shape == (64, 64, 3) and picture.dtype == np.uint8
+    # eval says how well the lines are read: outlines of the folder's own maps against those maps
+    scores = evaluate(staged, data, size=64, device="cpu").metrics
+    assert 0 <= scores["outlined_mIoU"] <= 1 and "outlined_IoU_sky" in scores and "drawn_accuracy" not in scores
 
     # a painter of other classes would paint the wrong materials: refused, nothing written
     other = _named_labels_folder(tmp_path / "other", n=2, size=32)
