@@ -31,6 +31,7 @@ from paintgan.onnx_runtime import (
     OnnxInfo,
     OnnxSession,
 )
+from paintgan.render import model_tiling
 
 OPSET = 17
 TOLERANCE = 1e-3  # the largest output difference to torch that still counts as the same picture
@@ -135,7 +136,7 @@ def export_graph(model: Model, size: tuple[int, int] | None = None, threads: int
         raise CheckpointError(f"model {model.card.name!r}: its ONNX graph differs from torch by {diff:.2g} "
                               f"(allowed {TOLERANCE}); it cannot be exported")
     layout = label_layout(model.config, model.card.label_set) if model.card.input_kind == "labels" else None
-    info = OnnxInfo(latent_dim(model.config), layout, dynamic, trace)
+    info = OnnxInfo(latent_dim(model.config), layout, dynamic, trace, model_tiling(model))
     return _with_metadata(graph, model, info)
 
 

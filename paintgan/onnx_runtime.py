@@ -23,7 +23,7 @@ import numpy as np
 from paintgan.cards import LabelLayout, ModelCard
 from paintgan.errors import CheckpointError, InputError, OutputError, PaintGANError
 from paintgan.models import CARD_KEY, RegistryEntry, registry, user_models_dir
-from paintgan.render_core import FrameRenderer, array_to_uint8, one_hot, torch_randn
+from paintgan.render_core import NOT_STATED, FrameRenderer, Tiling, array_to_uint8, inexact, one_hot, torch_randn
 
 ONNX_SUFFIX = ".onnx"
 ONNX_META_KEY = "paintgan.onnx"
@@ -40,13 +40,15 @@ class OnnxInfo:
     layout: LabelLayout | None
     dynamic: bool  # True: any H, W that are multiples of the card's size_multiple; else only `size`
     size: tuple[int, int]  # H, W the graph was traced at
+    # What the family stated at export (the lite build has no families to ask); files without it never tile.
+    tiling: Tiling = NOT_STATED
 
     def to_json(self) -> str:
         layout = None if self.layout is None else {
             "label_nc": self.layout.label_nc, "dontcare": self.layout.dontcare,
             "instance_edges": self.layout.instance_edges}
         return json.dumps({"format": ONNX_FORMAT, "z_dim": self.z_dim, "layout": layout, "dynamic": self.dynamic,
-                           "size": list(self.size)}, sort_keys=True)
+                           "size": list(self.size), "tiling": self.tiling.to_json()}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, name: str) -> OnnxInfo:
@@ -59,7 +61,7 @@ class OnnxInfo:
             layout = None if lay is None else LabelLayout(int(lay["label_nc"]), bool(lay["dontcare"]),
                                                           bool(lay["instance_edges"]))
             h, w = (int(v) for v in data["size"])
-            return cls(int(data["z_dim"]), layout, bool(data["dynamic"]), (h, w))
+            return cls(int(data["z_dim"]), layout, bool(data["dynamic"]), (h, w), Tiling.from_json(data.get("tiling")))
         except PaintGANError:
             raise
         except (ValueError, KeyError, TypeError) as exc:
@@ -277,7 +279,9 @@ class OnnxRenderer(FrameRenderer[np.ndarray, np.ndarray]):
         self.model = model
         self.device = "cpu"
         self.backend = "onnx"
-        self._setup_frame(model.card, model.info.layout, model.info.z_dim)
+        info = model.info
+        tiling = info.tiling if info.dynamic else inexact(f"exported for {info.size[1]}x{info.size[0]} px only")
+        self._setup_frame(model.card, info.layout, info.z_dim, tiling)
         self.session = OnnxSession(model.path, threads)
         self.fast_steps: tuple[str, ...] = ("onnxruntime",)
 

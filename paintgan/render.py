@@ -16,9 +16,12 @@ encoder's mean for it (what upstream `--style` test code does); else `z` as give
 used, so the same input always gives the same picture (upstream draws a fresh z every time).
 
 Tiles: `render_region` renders one box of a big canvas with `overlap` px of context around it, aligned to the
-size multiple so its stride-2 layers sit on the full render's pixel grid. For the light families (receptive
-field under 64 px) tiles with 64 px of overlap equal the full render exactly; networks with global context
-(instance norm statistics, SPADE's coarse latent grid, deep U-Nets) differ near tile borders (see tests).
+size multiple so its stride-2 layers sit on the full render's pixel grid. `Renderer.tiling` (what the model's
+family states for its config, `paintgan.families.tiling`) says whether tiles can equal the full render and with
+how much overlap, which is the default overlap of `render_region` and `render_tiled`: the light families and
+batch-norm ResNets/U-Nets tile exactly once the overlap covers their receptive field; instance norm (each tile
+normalised by its own statistics), SPADE's fixed latent grid and families that state nothing never do, and a
+caller that wants no seams renders those whole (the app's worker does).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from torch import Tensor
 from paintgan.devices import default_dtype, pick_device
 from paintgan.errors import InputError, PaintGANError
 from paintgan.fastpath import optimize
+from paintgan.families import get_family
 from paintgan.families.spade import semantic_tensor
+from paintgan.families.tiling import of as family_tiling
 from paintgan.models import Model, label_layout, latent_dim
 from paintgan.render_core import (  # noqa: F401  Box, tiles, blend, the size limits: this module's API too
     BACKENDS,
@@ -42,6 +47,7 @@ from paintgan.render_core import (  # noqa: F401  Box, tiles, blend, the size li
     MIN_SIDE,
     Box,
     FrameRenderer,
+    Tiling,
     array_to_uint8,
     blend,
     document_layer_for,
@@ -106,6 +112,11 @@ def resolve_backend(backend: str, family: str, device: torch.device, dtype: torc
     return backend
 
 
+def model_tiling(model: Model) -> Tiling:
+    """Whether `model` tiles exactly, and with how much overlap (its family's statement for its config)."""
+    return family_tiling(get_family(model.card.family), model.config)
+
+
 class Renderer(FrameRenderer[Tensor, Tensor]):
     """Runs one model on one device. Not thread-safe: give each worker thread its own, or serialise calls.
 
@@ -134,7 +145,7 @@ class Renderer(FrameRenderer[Tensor, Tensor]):
         self.dtype = dtype if dtype is not None else default_dtype(self.device)
         card = model.card
         self._setup_frame(card, label_layout(self.config, card.label_set) if card.input_kind == "labels" else None,
-                          latent_dim(self.config))
+                          latent_dim(self.config), model_tiling(model))
         self.backend = resolve_backend(backend, card.family, self.device, self.dtype)
         generator = model.generator.to(self.device, self.dtype).eval()
         self.session: OnnxSession | None = None

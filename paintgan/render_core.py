@@ -50,6 +50,45 @@ class Box:
         return self.y1 - self.y0
 
 
+@dataclass(frozen=True)
+class Tiling:
+    """Whether a model rendered tile by tile gives the picture of one full render, and with how much context.
+
+    `exact`: each tile, rendered with `overlap` px of context on every side (aligned to the size multiple), equals
+    that part of the full render (within float rounding, so 0 levels in uint8). Not exact: some layer sees the
+    whole picture (instance norm statistics, a latent grid of fixed size) or the family states no receptive field,
+    so tiles meet with seams and a big canvas must be rendered in one go. `reason` is one line for people.
+    """
+
+    exact: bool
+    overlap: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"exact": self.exact, "overlap": self.overlap, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Tiling:
+        """A tiling read back from a file; anything unreadable is the safe answer, not exact."""
+        if not isinstance(data, dict) or not isinstance(data.get("exact"), bool):
+            return NOT_STATED
+        try:
+            return cls(bool(data["exact"]), max(0, int(data.get("overlap", 0))), str(data.get("reason", "")))
+        except (TypeError, ValueError):
+            return NOT_STATED
+
+
+def inexact(reason: str) -> Tiling:
+    return Tiling(False, 0, reason)
+
+
+# The default for any model whose family says nothing: seams are possible, so it renders whole.
+NOT_STATED = inexact("its family states no receptive field")
+# Context a tile gets when the caller asks for tiles of a model that cannot tile exactly (bounded memory wins
+# over seams there; the app never asks): enough for the small light families' receptive fields.
+INEXACT_OVERLAP = 64
+
+
 def tiles(width: int, height: int, tile: int) -> Iterator[Box]:
     """Boxes of at most tile x tile covering the canvas, row by row."""
     if tile < MIN_SIDE:
@@ -230,12 +269,14 @@ class FrameRenderer(Generic[Out, Latent]):
     multiple: int
     z_dim: int
     layout: LabelLayout | None
+    tiling: Tiling  # whether tiles equal the full render, and the overlap they need (callers decide on it)
 
-    def _setup_frame(self, card: ModelCard, layout: LabelLayout | None, z_dim: int) -> None:
+    def _setup_frame(self, card: ModelCard, layout: LabelLayout | None, z_dim: int, tiling: Tiling) -> None:
         self.card = card
         self.multiple = int(card.size_multiple)
         self.z_dim = int(z_dim)
         self.layout = layout if card.input_kind == "labels" else None
+        self.tiling = tiling
 
     # ------------------------------------------------------------------------------- what subclasses give
 
@@ -312,39 +353,48 @@ class FrameRenderer(Generic[Out, Latent]):
         source: np.ndarray,
         box: Box,
         *,
-        overlap: int = 32,
+        overlap: int | None = None,
         latent: Latent | None = None,
         instance: np.ndarray | None = None,
     ) -> np.ndarray:
         """Render only `box` of a big canvas: the box plus `overlap` px of context, aligned to the size multiple.
 
-        Convolutions near the box edge then see real neighbours rather than padding, so tiles placed side by side
-        meet with small seams. Pass the canvas-wide `latent` (from `latent()`) so every tile uses the same z.
-        Only the context is checked and converted, so a small region of a 4096 px canvas costs a small render.
-        Returns box.height x box.width x 3 uint8.
+        Convolutions near the box edge then see real neighbours rather than padding. With the default overlap
+        (`tiling.overlap` where `tiling.exact`), the region is exactly that part of the full render; for a model
+        that cannot tile exactly it is INEXACT_OVERLAP px and regions meet with seams. Pass the canvas-wide `latent`
+        (from `latent()`) so every tile uses the same z. Only the context is checked and converted, so a small
+        region of a 4096 px canvas costs a small render. Returns box.height x box.width x 3 uint8.
         """
         source, ids = self._prepare(source, instance, check_labels=False)
-        return self._render_box(source, ids, box, overlap, self.latent() if latent is None else latent)
+        return self._render_box(source, ids, box, self.overlap(overlap), self.latent() if latent is None else latent)
 
     def render_tiled(
         self,
         source: np.ndarray,
         *,
         tile: int = 512,
-        overlap: int = 32,
+        overlap: int | None = None,
         style: np.ndarray | None = None,
         z: Any = None,
         seed: int | None = None,
         instance: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The whole picture, rendered tile by tile (bounded memory for big canvases)."""
+        """The whole picture, rendered tile by tile (bounded memory for big canvases); with the default overlap,
+        the full render's picture for a model whose `tiling` is exact (see `render_region`)."""
         source, ids = self._prepare(source, instance, check_labels=False)
         latent = self.latent(style=style, z=z, seed=seed)
         h, w = source.shape[:2]
         out = np.empty((h, w, 3), np.uint8)
+        context = self.overlap(overlap)
         for box in tiles(w, h, tile):
-            out[box.y0 : box.y1, box.x0 : box.x1] = self._render_box(source, ids, box, overlap, latent)
+            out[box.y0 : box.y1, box.x0 : box.x1] = self._render_box(source, ids, box, context, latent)
         return out
+
+    def overlap(self, overlap: int | None = None) -> int:
+        """The context (px) a tile gets: `overlap` if given, else what this model's tiling needs."""
+        if overlap is not None:
+            return overlap
+        return self.tiling.overlap if self.tiling.exact else INEXACT_OVERLAP
 
     # ------------------------------------------------------------------------------------ inside
 

@@ -8,6 +8,10 @@ the UI drops results older than what it already shows.
 Pipeline per request: draft model at the preview resolution -> restyle (if a restyle model is chosen). When no
 new request has come for `idle_ms` after a draft, the refine model renders the same revision at full size (the
 draft model does, when no refine model is chosen and the draft was made smaller than the canvas). Exceptions raised by a model become a one-line message (`failed`); the thread keeps serving.
+
+Big canvases: the refine pass goes tile by tile, re-rendering only tiles near pixels that changed, when the engine
+says the model tiles exactly (`renderer.tiling`: each tile with its overlap equals the full render); a model that
+cannot (instance norm, or a family that states nothing) is always rendered whole, so no seam is ever shown.
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ log = logging.getLogger(__name__)
 DRAFT, REFINE, RESTYLE = "draft", "refine", "restyle"
 ROLES = (DRAFT, REFINE, RESTYLE)
 PHOTO_MAX_SIDE = 1024
-TILE = 512  # final renders of canvases larger than this go tile by tile
-TILE_CONTEXT = 32  # pixels of neighbourhood each tile sees; a change this close to a tile re-renders it
+TILE = 512  # final renders of canvases larger than this may go tile by tile (models that tile exactly)
+# Up to this many pixels, when the tiles to redo would cost more pixels (with their overlaps) than the canvas, one
+# full render makes the same picture for less; above it tiles bound the memory (a 4096 px canvas's features run to
+# gigabytes).
+WHOLE_MAX_PIXELS = 2048 * 2048
 
 
 class RendererLike(Protocol):
@@ -142,6 +149,15 @@ def _load(spec: ModelSpec) -> Any:
     if callable(spec):
         return spec()
     return spec
+
+
+def _exact_overlap(renderer: Any) -> int | None:
+    """The overlap with which the engine says this renderer's tiles equal its full render; None where they do
+    not (or it says nothing), and the canvas must be rendered whole."""
+    tiling = getattr(renderer, "tiling", None)
+    if tiling is None or not tiling.exact or not hasattr(renderer, "render_region"):
+        return None
+    return int(tiling.overlap)
 
 
 def _fit(source: np.ndarray, max_side: int, nearest: bool) -> np.ndarray:
@@ -329,6 +345,7 @@ class RenderWorker(QObject):
             card = getattr(model, "card", None)
             self._slots[role] = _Slot(renderer, getattr(card, "name", str(spec)),
                                       bool(getattr(card, "placeholder", False)), getattr(card, "label_set", None))
+        self._tiles = None  # keyed by the renderer's id, which a new model may reuse
         info = {}
         for role, slot in self._slots.items():
             device = getattr(slot.renderer, "device", "")
@@ -357,9 +374,12 @@ class RenderWorker(QObject):
                 source = _fit(source, self.preview_side, nearest=self.label_input)
                 shrunk = source.shape != req.source.shape
             self.stats[stage] += 1
-            if stage == REFINE and max(source.shape[:2]) > TILE and hasattr(slot.renderer, "render_region"):
-                base = self._render_tiles(slot, source, req)
+            overlap = _exact_overlap(slot.renderer)
+            if stage == REFINE and max(source.shape[:2]) > TILE and overlap is not None:
+                base = self._render_tiles(slot, source, req, overlap)
             else:
+                if stage == REFINE:
+                    self._tiles = None  # a picture from tiles is only reused by the model that tiles exactly
                 base = slot.renderer.render(source, style=req.style, seed=req.seed)
             model_name, placeholder = slot.name, slot.placeholder
         self._last = _Picture(req, stage, model_name, base, placeholder)
@@ -369,25 +389,29 @@ class RenderWorker(QObject):
                 if self._pending is None:
                     self._refine = (time.monotonic() + self.idle_ms / 1000.0, req)
 
-    def _render_tiles(self, slot: _Slot, source: np.ndarray, req: RenderRequest) -> np.ndarray:
-        """A big canvas at full size: only tiles near pixels that changed since the last one are rendered."""
+    def _render_tiles(self, slot: _Slot, source: np.ndarray, req: RenderRequest, overlap: int) -> np.ndarray:
+        """A big canvas at full size, for a model whose tiles equal its full render with `overlap` px of context:
+        only tiles within `overlap` of pixels that changed since the last picture are rendered again (a change
+        further away cannot reach them), or the whole canvas where that costs fewer pixels."""
         from paintgan.render_core import tiles
 
         renderer: Any = slot.renderer
         h, w = source.shape[:2]
         key = (id(renderer), req.seed, id(req.style), source.shape, source.dtype)
         cache = self._tiles
-        if cache is not None and cache.key == key:
-            picture = cache.picture.copy()
-            changed = source != cache.source
+        changed = source != cache.source if cache is not None and cache.key == key else np.ones((h, w), bool)
+        if changed.ndim == 3:
+            changed = changed.any(axis=2)
+        c = overlap
+        redo = [box for box in tiles(w, h, TILE)
+                if changed[max(box.y0 - c, 0) : box.y1 + c, max(box.x0 - c, 0) : box.x1 + c].any()]
+        cost = sum((min(b.x1 + c, w) - max(b.x0 - c, 0)) * (min(b.y1 + c, h) - max(b.y0 - c, 0)) for b in redo)
+        if cost >= h * w and h * w <= WHOLE_MAX_PIXELS:
+            picture = renderer.render(source, style=req.style, seed=req.seed)
         else:
-            picture = np.empty((h, w, 3), np.uint8)
-            changed = np.ones((h, w), bool)
-        latent = renderer.latent(style=req.style, seed=req.seed)
-        c = TILE_CONTEXT
-        for box in tiles(w, h, TILE):
-            near = changed[max(box.y0 - c, 0) : box.y1 + c, max(box.x0 - c, 0) : box.x1 + c]
-            if near.any():
+            picture = cache.picture.copy() if cache is not None and cache.key == key else np.empty((h, w, 3), np.uint8)
+            latent = renderer.latent(style=req.style, seed=req.seed) if redo else None
+            for box in redo:
                 self.stats["tiles"] += 1
                 picture[box.y0 : box.y1, box.x0 : box.x1] = renderer.render_region(source, box, latent=latent)
         self._tiles = _TileCache(key, source.copy(), picture)

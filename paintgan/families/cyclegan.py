@@ -16,6 +16,8 @@ from torch import Tensor, nn
 
 from paintgan.families import Family, register
 from paintgan.families.layout import NORMS, check, matches, norm_layer, shape
+from paintgan.families.tiling import Reach, exact, instance_norm
+from paintgan.render_core import Tiling
 
 NAME = "cyclegan"
 PADDINGS = ("reflect", "replicate", "zero")
@@ -127,5 +129,16 @@ def detect(sd: dict[str, Tensor]) -> ResnetConfig | None:
     return config if matches(ResnetGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, ResnetConfig, ResnetGenerator, size_multiple, detect, conditional="image")
+def tiling(config: ResnetConfig) -> Tiling:
+    """Upstream's instance norm never tiles; with batch norm (or none) the reach is the convs' (reflect padding
+    inside the blocks only matters within it)."""
+    if config.norm == "instance":
+        return instance_norm(NAME)
+    x = Reach().conv(7).conv(3, 2, 1).conv(3, 2, 1)
+    for _ in range(config.n_blocks):
+        x = x.join(x.conv(3).conv(3))
+    return exact(x.conv_transpose(3, 2, 1).conv_transpose(3, 2, 1).conv(7), NAME)
+
+
+FAMILY = Family(NAME, ResnetConfig, ResnetGenerator, size_multiple, detect, conditional="image", tiling=tiling)
 register(FAMILY)

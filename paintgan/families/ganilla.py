@@ -29,6 +29,8 @@ from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
 from paintgan.families.blocks import upsample2
 from paintgan.families.layout import check, matches, shape
+from paintgan.families.tiling import instance_norm
+from paintgan.render_core import Tiling
 
 NAME = "ganilla"
 STAGES = 4
@@ -157,5 +159,9 @@ def detect(sd: dict[str, Tensor]) -> GanillaConfig | None:
     return config if matches(GanillaGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, GanillaConfig, GanillaGenerator, size_multiple, detect, conditional="image")
+def tiling(config: GanillaConfig) -> Tiling:
+    return instance_norm(NAME)  # every norm of GANILLA is instance norm
+
+
+FAMILY = Family(NAME, GanillaConfig, GanillaGenerator, size_multiple, detect, conditional="image", tiling=tiling)
 register(FAMILY)

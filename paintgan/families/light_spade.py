@@ -36,6 +36,8 @@ from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
 from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, ToOutput, channels_last, upsample2
 from paintgan.families.layout import check, count_children, matches, shape
+from paintgan.families.tiling import Reach, exact, instance_norm
+from paintgan.render_core import Tiling
 
 NAME = "light_spade"
 
@@ -139,5 +141,24 @@ def detect(sd: dict[str, Tensor]) -> LightSpadeConfig | None:
     return config if matches(LightSpadeGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, LightSpadeConfig, LightSpadeGenerator, size_multiple, detect, conditional="labels")
+def _block(x: Reach, embedding: Reach) -> Reach:
+    dx = x.join(embedding).conv(3)
+    return x.join(dx.join(embedding).conv(3))
+
+
+def tiling(config: LightSpadeConfig) -> Tiling:
+    """Batch norm in eval is a fixed affine map, so the reach is the convs' (z is one vector for the picture)."""
+    if config.norm != "batch":
+        return instance_norm(NAME)
+    coarse = 2**config.n_down
+    x = Reach(0, coarse).conv(3)  # the head, on the label map pooled to the coarsest level
+    for _ in range(config.n_blocks):
+        x = _block(x, Reach(0, coarse).conv(3))
+    for i in range(1, config.n_down):
+        x = _block(x.up(), Reach(0, coarse // 2**i).conv(3))
+    return exact(x.conv(3).up().join(Reach()), NAME)  # ToOutput: 3x3 at H/2, shuffled, + the one-hot at H
+
+
+FAMILY = Family(NAME, LightSpadeConfig, LightSpadeGenerator, size_multiple, detect, conditional="labels",
+                tiling=tiling)
 register(FAMILY)

@@ -32,6 +32,8 @@ from paintgan.errors import CheckpointError
 from paintgan.families import Family, register
 from paintgan.families.blocks import LIGHT_NORMS, SeparableConv, ToOutput, affine_norm, channels_last, upsample2
 from paintgan.families.layout import check, count_children, matches, shape
+from paintgan.families.tiling import Reach, exact, instance_norm
+from paintgan.render_core import Tiling
 
 NAME = "light_unet"
 
@@ -124,5 +126,22 @@ def detect(sd: dict[str, Tensor]) -> LightUnetConfig | None:
     return config if matches(LightUnetGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, LightUnetConfig, LightUnetGenerator, size_multiple, detect, conditional="image")
+def tiling(config: LightUnetConfig) -> Tiling:
+    """The bottleneck's blocks at H/2^n_down dominate: each 3x3 there sees 2^n_down px further."""
+    if config.norm != "batch":
+        return instance_norm(NAME)
+    x = Reach().conv(4, 2, 1)
+    skips = [x]
+    for _ in range(config.n_down - 1):
+        x = x.conv(3, 2, 1)
+        skips.append(x)
+    for _ in range(config.n_blocks):
+        x = x.join(x.conv(3).conv(3))
+    for i in reversed(range(config.n_down - 1)):
+        x = x.up().join(skips[i]).conv(3)
+    return exact(x.conv(3).up().join(Reach()), NAME)
+
+
+FAMILY = Family(NAME, LightUnetConfig, LightUnetGenerator, size_multiple, detect, conditional="image",
+                tiling=tiling)
 register(FAMILY)

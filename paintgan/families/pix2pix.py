@@ -18,6 +18,8 @@ from torch import Tensor, nn
 
 from paintgan.families import Family, register
 from paintgan.families.layout import NORMS, check, matches, norm_layer, shape
+from paintgan.families.tiling import Reach, exact, instance_norm
+from paintgan.render_core import Tiling
 
 NAME = "pix2pix"
 MIN_DOWNS = 5  # the four width-changing blocks plus the innermost one
@@ -128,5 +130,20 @@ def detect(sd: dict[str, Tensor]) -> UnetConfig | None:
     return config if matches(UnetGenerator, config, sd) else None
 
 
-FAMILY = Family(NAME, UnetConfig, UnetGenerator, size_multiple, detect, conditional="image")
+def _level(x: Reach, levels: int) -> Reach:
+    """One UnetSkipBlock's down conv, the levels inside it (each concatenating its input), and its up conv."""
+    down = x.conv(4, 2, 1)
+    inner = down if levels == 1 else down.join(_level(down, levels - 1))
+    return inner.conv_transpose(4, 2, 1)
+
+
+def tiling(config: UnetConfig) -> Tiling:
+    """Exact with batch norm (eval) or none, but n levels of 4x4 stride-2 convs see about 3 x 2^n px: in practice a
+    U-Net-256 tile needs the whole canvas as its context."""
+    if config.norm == "instance":
+        return instance_norm(NAME)
+    return exact(_level(Reach(), config.num_downs), NAME)
+
+
+FAMILY = Family(NAME, UnetConfig, UnetGenerator, size_multiple, detect, conditional="image", tiling=tiling)
 register(FAMILY)

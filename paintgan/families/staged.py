@@ -24,6 +24,9 @@ from paintgan.families import Family, all_families, get_family, register
 from paintgan.families.layout import check
 from paintgan.families.light_unet import FAMILY as SEGMENTER
 from paintgan.families.light_unet import LightUnetConfig
+from paintgan.families.tiling import chained
+from paintgan.families.tiling import of as tiling_of
+from paintgan.render_core import Tiling
 
 NAME = "staged"
 SEG, PAINTER = "seg.", "painter."
@@ -109,5 +112,12 @@ def compose(segmenter: nn.Module, seg_config: LightUnetConfig, painter: nn.Modul
     return config, net.eval()
 
 
-FAMILY = Family(NAME, StagedConfig, StagedGenerator, size_multiple, detect, conditional="image")
+def tiling(config: StagedConfig) -> Tiling:
+    """The painter reads the segmenter's map at full resolution: their reaches add. The map between them is an
+    argmax, so a tile equals the full render only where both compute the same floats; they do, as the context
+    is aligned to both networks' strides (checked by the tests)."""
+    return chained(NAME, tiling_of(SEGMENTER, config.seg), tiling_of(get_family(config.painter_family), config.painter))
+
+
+FAMILY = Family(NAME, StagedConfig, StagedGenerator, size_multiple, detect, conditional="image", tiling=tiling)
 register(FAMILY)

@@ -208,8 +208,13 @@ def test_default_model_renders_end_to_end(qtbot):
     assert not win.worker.running
 
 
-def test_big_canvas_final_render_redoes_only_the_tiles_near_a_change(fake, window, mouse, wait_result, qtbot):
+def tiled_renderer(fake, exact: bool):  # noqa: ANN001, ANN201
+    """A stand-in that renders regions too, and says (as the engine's renderers do) whether its tiles are exact."""
+    from paintgan.render_core import Tiling, inexact
+
     class Tiled(fake):
+        tiling = Tiling(True, 32, "test: receptive field 32 px") if exact else inexact("test: instance norm")
+
         def __init__(self) -> None:
             super().__init__()
             self.boxes = []
@@ -221,10 +226,14 @@ def test_big_canvas_final_render_redoes_only_the_tiles_near_a_change(fake, windo
             self.boxes.append((box.x0, box.y0))
             return self.render(source[box.y0 : box.y1, box.x0 : box.x1])
 
-    tiled = Tiled()
+    return Tiled()
+
+
+def big_canvas_refines(window, qtbot, renderer):  # noqa: ANN001, ANN201
+    """A 1536 x 1024 canvas refined by `renderer`; returns a wait for the refine of the current revision."""
     window.worker.preview_side = 256
     window.worker.idle_ms = 100
-    window.worker.use_renderers(refine=("big", tiled, False))
+    window.worker.use_renderers(refine=("big", renderer, False))
     window.resize_canvas(1536, 1024)
     window.canvas.set_view(1.0, window.canvas.offset * 0)
 
@@ -232,11 +241,38 @@ def test_big_canvas_final_render_redoes_only_the_tiles_near_a_change(fake, windo
         shown = window.preview.shown
         return shown.stage == "refine" and shown.revision == window.document.revision
 
-    qtbot.waitUntil(final_for_current, timeout=10000)
-    assert len(tiled.boxes) == 6  # 3 x 2 tiles of 512
+    return lambda: qtbot.waitUntil(final_for_current, timeout=10000)
+
+
+def test_big_canvas_final_render_redoes_only_the_tiles_near_a_change(fake, window, mouse, qtbot, monkeypatch):
+    from ui import render_worker
+
+    tiled = tiled_renderer(fake, exact=True)
+    wait_final = big_canvas_refines(window, qtbot, tiled)
+    wait_final()
+    assert tiled.boxes == [] and (1024, 1536) in tiled.calls  # every tile to do: one full render costs less
     mouse.paint("brush", "rock", [(100, 100), (140, 120)], size=10)
-    qtbot.waitUntil(final_for_current, timeout=10000)
-    assert tiled.boxes[6:] == [(0, 0)]
+    wait_final()
+    assert tiled.boxes == [(0, 0)]  # only the tile the stroke touched (farther than 32 px from the others)
+    assert window.worker.stats["tiles"] == 1
+    assert np.array_equal(window.preview.shown.base, fake().render(window.document.labels))
+    # Past WHOLE_MAX_PIXELS even a first render goes tile by tile: memory bounded by a tile's.
+    monkeypatch.setattr(render_worker, "WHOLE_MAX_PIXELS", 0)
+    window.worker.set_models({})  # a model job forgets the tiles, so the next refine starts afresh
+    mouse.paint("brush", "water", [(1200, 900), (1210, 905)], size=4)
+    wait_final()
+    assert len(tiled.boxes) == 1 + 6  # 3 x 2 tiles of 512
+    assert np.array_equal(window.preview.shown.base, fake().render(window.document.labels))
+
+
+def test_a_model_that_cannot_tile_exactly_is_refined_whole_on_a_big_canvas(fake, window, mouse, qtbot):
+    seamy = tiled_renderer(fake, exact=False)
+    wait_final = big_canvas_refines(window, qtbot, seamy)
+    wait_final()
+    mouse.paint("brush", "rock", [(100, 100), (140, 120)], size=10)
+    wait_final()
+    assert seamy.boxes == [] and window.worker.stats["tiles"] == 0  # never a region: a seam would show
+    assert seamy.calls[-1] == (1024, 1536)  # the final pass is the whole canvas in one render
     assert np.array_equal(window.preview.shown.base, fake().render(window.document.labels))
 
 
