@@ -752,8 +752,13 @@ class MainWindow(QMainWindow):
         self.seed = int(doc.seed or 0)
         if doc.render_model and self._entry(doc.render_model):
             self.model_selector.select(doc.render_model)
-        if doc.restyle_model and self._entry(doc.restyle_model):
-            self.restyle_panel.select(doc.restyle_model)
+        # The document's restyle wins over the one remembered from the last session, "None" included: a painting
+        # reopens as it was saved. A style that is not installed here falls back to none, and says so.
+        restyle = doc.restyle_model or ""
+        if restyle and not self._entry(restyle):
+            self.status(f"{Path(path).name} was restyled with {restyle!r}, which is not installed; shown without it")
+            restyle = ""
+        self.restyle_panel.select(restyle)
         self.restyle_panel.strength.setValue(round(float(doc.restyle_strength) * 100))
         self.document.mark_clean()
         self._remember(Path(path))

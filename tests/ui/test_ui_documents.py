@@ -43,6 +43,17 @@ def test_save_and_open_round_trip_is_exact(window, mouse, tmp_path, wait_result)
     wait_result()
 
 
+def test_a_painting_reopens_with_its_own_restyle_even_none(window, tmp_path):
+    styles = [e.name for e in window.entries if e.input_kind == "image"]
+    plain, styled = tmp_path / "plain.paintgan", tmp_path / "styled.paintgan"
+    window.restyle_panel.select("")
+    assert window.save_to(plain)
+    window.restyle_panel.select(styles[0])
+    assert window.save_to(styled)
+    assert window.open_document(plain) and window.restyle_panel.current == ""  # not the last style chosen
+    assert window.open_document(styled) and window.restyle_panel.current == styles[0]
+
+
 def test_broken_document_shows_a_message_and_leaves_the_painting_untouched(window, mouse, tmp_path):
     paint_something(window, mouse)
     labels, sketch = window.document.labels.copy(), window.document.sketch.copy()
