@@ -23,7 +23,8 @@ test: $(STAMP) lint
 
 # `make bench`: the live loop in the app (offscreen), then every model against its plain reference in the time
 # left of BENCH_SECONDS (9 min: the issue's 10 with a margin); results in build/bench/ (bench.json holds both and
-# the targets). See docs/PERFORMANCE.md.
+# the targets). The time left is a hard bound for `paintgan bench`, counted from its own start: a case, round or
+# tile measurement that cannot fit is skipped and its row says why. See docs/PERFORMANCE.md.
 BENCH_SECONDS ?= 540
 bench: $(STAMP)
 	@start=$$(date +%s); echo "make bench: budget $(BENCH_SECONDS) s in all (the live loop, then the models)"; \

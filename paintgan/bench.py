@@ -14,7 +14,9 @@ session). Exports are cached under `onnx_cache`, keyed by a hash of the weights,
 Rounds stop when the case's time budget is spent (at least `min_rounds`, at most `max_rounds`); every figure
 says how many rounds it rests on. `run_all` divides a total budget among the cases as it goes (what one case did
 not use, the next ones get) and runs each case in a child process of its own, forked from a server that imported
-torch once, so each case's peak RSS is its own without paying the import per case. Models: the bundled ones
+torch once, so each case's peak RSS is its own without paying the import per case. The total is a hard bound:
+what cannot fit in what is left (a case, a round, the ONNX Runtime column, the tiles) is not started, and the
+results say what was skipped and why. Models: the bundled ones
 (`weights/`, or the untrained placeholders while there are none) and each upstream family at its published width,
 with seeded random weights and BatchNorm statistics (speed and exactness do not depend on what the weights learnt).
 
@@ -35,9 +37,8 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,13 +58,13 @@ from paintgan.families.pix2pix import UnetConfig
 from paintgan.families.spade import SpadeConfig
 from paintgan.images import write_bytes_atomic
 from paintgan.models import Model, label_layout, load_model, placeholder_model, registry, synthesise_card
-from paintgan.render import Box, Renderer, resolve_backend
+from paintgan.render import Box, Renderer, resolve_backend, tiles
 
 if TYPE_CHECKING:
     from paintgan.onnx_runtime import OnnxSession
 
 SIZES = (256, 512, 1024)
-TILE, TILE_OVERLAP, STROKE_BOX = 512, 64, 128
+TILE, STROKE_BOX = 512, 128
 MIN_ROUNDS, MAX_ROUNDS = 3, 30
 CASE_BUDGET_S = 10.0  # one case alone (`--model M --size N`)
 # A whole `paintgan bench` run unless told (`make bench` gives it what the live loop left of its 540 s).
@@ -71,6 +72,12 @@ TOTAL_BUDGET_S = 480.0
 MIN_CASE_BUDGET_S = 2.0  # even when the total is spent, a light case still gets enough rounds for a median
 MAX_CASE_BUDGET_S = 20.0  # a run of few models ends early rather than timing each case for minutes
 TILE_SHARE = 1 / 3  # of a case's budget, for the tiles' rounds where a case measures them
+# What an ONNX export not in the cache is assumed to take (upstream families at 512 px: 6-7 s on this CPU), so a
+# case under a deadline leaves ONNX Runtime out rather than start an export it cannot finish.
+ONNX_EXPORT_S = 10.0
+END_MARGIN_S = 2.0  # of a whole run's budget, kept for writing its report after the last case
+KILL_GRACE_S = 5.0  # a case still running this long past its limit is killed
+FIRST_OVERHEAD_S = 3.0  # what starting a case costs besides its timed rounds, until one has been measured
 
 
 @dataclass(frozen=True)
@@ -192,13 +199,33 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """A hard end on `clock`: work predicted to end past it is not started (the case's, or the run's, time)."""
+
+    end: float
+    clock: Callable[[], float] = time.perf_counter
+
+    @classmethod
+    def within(cls, seconds: float, clock: Callable[[], float] = time.perf_counter) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def left(self) -> float:
+        return self.end - self.clock()
+
+    def fits(self, seconds: float) -> bool:
+        return seconds <= self.left()
+
+
+@dataclass(frozen=True)
 class Rounds:
     """When timed rounds stop: once another round (as long as the average so far) would overrun `budget_s`, but
-    never before `min_rounds`, and at `max_rounds` at the latest."""
+    never before `min_rounds`, and at `max_rounds` at the latest. A `deadline` is harder than the minimum: a
+    round predicted to end past it is not started."""
 
     budget_s: float
     min_rounds: int = MIN_ROUNDS
     max_rounds: int = MAX_ROUNDS
+    deadline: Deadline | None = None
 
     def __post_init__(self) -> None:
         if self.min_rounds < 1 or self.max_rounds < self.min_rounds or self.budget_s < 0:
@@ -206,12 +233,22 @@ class Rounds:
                              "are not usable; expected 1 <= min <= max and a budget >= 0 s")
 
     def share(self, fraction: float) -> Rounds:
-        return Rounds(self.budget_s * fraction, self.min_rounds, self.max_rounds)
+        return Rounds(self.budget_s * fraction, self.min_rounds, self.max_rounds, self.deadline)
 
-    def done(self, rounds: int, elapsed_s: float) -> bool:
+    def fits(self, seconds: float) -> bool:
+        return self.deadline is None or self.deadline.fits(seconds)
+
+    def deadline_left(self) -> float:
+        return math.inf if self.deadline is None else self.deadline.left()
+
+    def done(self, rounds: int, elapsed_s: float, first_round_s: float | None = None) -> bool:
+        """`first_round_s`: what the first round is expected to take (the warm-up's time), for the deadline."""
         if rounds >= self.max_rounds:
             return True
-        return rounds >= self.min_rounds and elapsed_s * (rounds + 1) / rounds > self.budget_s
+        next_s = elapsed_s / rounds if rounds else first_round_s
+        if next_s is not None and not self.fits(next_s):
+            return True
+        return rounds >= self.min_rounds and elapsed_s + (next_s or 0.0) > self.budget_s
 
 
 @dataclass(frozen=True)
@@ -228,19 +265,22 @@ def _timing(seconds: list[float], cpu_seconds: list[float]) -> Timing:
 
 def time_alternating(
     runs: Sequence[Callable[[], object]], sync: Callable[[], None], rounds: Rounds, *, warm_up: bool = True,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Callable[[], float] = time.perf_counter, first_round_s: float | None = None,
 ) -> Timed:
     """Wall and CPU time of each callable, the callables run in turn each round (after one warm-up each unless
-    the caller has run them already) until `rounds` says stop."""
+    the caller has run them already, saying in `first_round_s` what that took) until `rounds` says stop. Under a
+    deadline that not even one round fits, `rounds` is 0 and `timings` empty."""
     if warm_up:
+        began = clock()
         for run in runs:
             run()
         sync()
+        first_round_s = clock() - began
     times: list[list[float]] = [[] for _ in runs]
     cpu: list[list[float]] = [[] for _ in runs]
     start = clock()
     taken = 0
-    while not rounds.done(taken, clock() - start):
+    while not rounds.done(taken, clock() - start, first_round_s):
         for run, t, c in zip(runs, times, cpu, strict=True):
             t0, c0 = clock(), time.process_time()
             run()
@@ -248,7 +288,7 @@ def time_alternating(
             t.append(clock() - t0)
             c.append(time.process_time() - c0)
         taken += 1
-    return Timed([_timing(t, c) for t, c in zip(times, cpu, strict=True)], taken, clock() - start)
+    return Timed([_timing(t, c) for t, c in zip(times, cpu, strict=True)] if taken else [], taken, clock() - start)
 
 
 def frame_flops(model: Model, size: int) -> float:
@@ -295,12 +335,23 @@ def weights_key(model: Model) -> str:
     return h.hexdigest()
 
 
+def export_path(model: Model, cache: Path | None) -> Path | None:
+    from paintgan.onnx_runtime import ONNX_SUFFIX
+
+    return None if cache is None else cache / f"{weights_key(model)}{ONNX_SUFFIX}"
+
+
+def export_cached(model: Model, cache: Path | None) -> bool:
+    path = export_path(model, cache)
+    return path is not None and path.is_file()
+
+
 def cached_session(model: Model, threads: int | None, cache: Path | None) -> OnnxSession:
     """An ONNX Runtime session of the model's generator, exported once per weights into `cache` (if given)."""
     from paintgan.onnx_export import export_graph
-    from paintgan.onnx_runtime import ONNX_SUFFIX, OnnxSession
+    from paintgan.onnx_runtime import OnnxSession
 
-    path = None if cache is None else cache / f"{weights_key(model)}{ONNX_SUFFIX}"
+    path = export_path(model, cache)
     if path is not None and path.is_file():
         return OnnxSession(path, threads)
     graph = export_graph(model, threads=threads)
@@ -345,26 +396,42 @@ def measure_case(
         torch.set_num_threads(max(1, threads))
     dev = pick_device(device)
     model, reference = model_pair(name)
-    tiles = model_origin(name) == "bundled" and size >= 2 * TILE
-    main_rounds = rounds.share(1 - TILE_SHARE) if tiles else rounds
     fast = _CachedRenderer(model, str(dev.type), threads, backend, onnx_cache)
     plain = Renderer(reference, device=str(dev.type), dtype=torch.float32, fast=False)
+    # Big canvases of the bundled models: tiles are timed where the app draws them (models that tile exactly).
+    tiles = model_origin(name) == "bundled" and size >= 2 * TILE
+    main_rounds = rounds.share(1 - TILE_SHARE) if tiles and fast.tiling.exact else rounds
     source = sample_input(model, size)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    # These first renders are also each renderer's warm-up.
-    got, want = fast.render_tensor(source), plain.render_tensor(source)
+    # These first renders are also each renderer's warm-up; together they are what a round is expected to take.
+    began = time.perf_counter()
+    got = fast.render_tensor(source)
+    fast_s = time.perf_counter() - began
+    want = plain.render_tensor(source)
+    first_round_s = time.perf_counter() - began
     runs = [lambda: fast.render(source), lambda: plain.render(source)]
     ort: Renderer | None = None
     auto = resolve_backend("auto", model.card.family, dev, fast.dtype)
+    left_out: dict[str, str] = {}
     if fast.backend == "torch" and auto == "onnx":
-        started = time.perf_counter()
-        ort = _CachedRenderer(model, "cpu", threads, "onnx", onnx_cache)
-        ort_export_s = time.perf_counter() - started
-        ort_diff = float((ort.render_tensor(source) - want).abs().max())
-        runs.append(lambda: ort.render(source))  # type: ignore[union-attr]
-    timed = time_alternating(runs, sync, main_rounds, warm_up=False)
+        # An export not cached yet takes seconds; ONNX Runtime then costs about a fast-path render a round.
+        export_s = 0.0 if export_cached(model, onnx_cache) else ONNX_EXPORT_S
+        if rounds.fits(export_s + 2 * fast_s + first_round_s + fast_s):
+            started = time.perf_counter()
+            ort = _CachedRenderer(model, "cpu", threads, "onnx", onnx_cache)
+            ort_export_s = time.perf_counter() - started
+            started = time.perf_counter()
+            ort_diff = float((ort.render_tensor(source) - want).abs().max())
+            first_round_s += time.perf_counter() - started
+            runs.append(lambda: ort.render(source))  # type: ignore[union-attr]
+        else:
+            left_out["onnx"] = f"not timed: its export and rounds do not fit in the {rounds.deadline_left():.0f} s left"
+    timed = time_alternating(runs, sync, main_rounds, warm_up=False, first_round_s=first_round_s)
+    if not timed.rounds:
+        return skipped(name, size, dev.type, f"not one timed round fits in the {rounds.deadline_left():.0f} s left "
+                       f"(a round takes about {first_round_s:.0f} s)")
     timing, ref, *ort_timing = timed.timings
     flops = frame_flops(model, size)
     result: dict[str, Any] = {
@@ -388,6 +455,7 @@ def measure_case(
         "min_runs": rounds.min_rounds,
         "max_runs": rounds.max_rounds,
         "timed_s": timed.seconds,
+        "round_s": timed.seconds / timed.rounds,  # one round of the renderers in turn
         "reference_median_ms": ref.median_ms,
         "reference_p95_ms": ref.p95_ms,
         "speedup": ref.median_ms / timing.median_ms,
@@ -401,6 +469,8 @@ def measure_case(
         "cuda_max_allocated_mb": torch.cuda.max_memory_allocated() / (1 << 20) if dev.type == "cuda" else None,
         "auto_backend": auto,
     }
+    if left_out:
+        result["left_out"] = left_out
     if ort is not None:
         o = ort_timing[0]
         result["onnx"] = {
@@ -415,17 +485,38 @@ def measure_case(
             "threads": ort.session.threads if ort.session is not None else None,
         }
     if tiles:
-        result["tiles"] = tile_seams(fast, source, sync, rounds.share(TILE_SHARE))
+        result["tiles"] = tile_seams(fast, source, sync, rounds.share(TILE_SHARE), full_s=timing.median_ms / 1000)
         result["timed_s"] += result["tiles"]["timed_s"]
     return result
 
 
-def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None], rounds: Rounds) -> dict[str, Any]:
-    """Tiled vs full render of a big canvas: the largest difference (uint8 levels), and what one stroke costs
-    when only the tile region it touched is rendered again."""
-    full = renderer.render(source)
-    tiled = renderer.render_tiled(source, tile=TILE, overlap=TILE_OVERLAP)
+def skipped(name: str, size: int, device: str, reason: str) -> dict[str, Any]:
+    """A case that was not measured, and why (the table and the JSON say so instead of a figure)."""
+    return {"model": name, "size": size, "device": device, "skipped": reason}
+
+
+def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None], rounds: Rounds,
+               full_s: float | None = None) -> dict[str, Any]:
+    """A big canvas as the app renders it. A model that tiles exactly (`renderer.tiling`): tiled (with the overlap
+    the engine gives it) vs full render, the largest difference (uint8 levels), and what one stroke costs when only
+    the region it touched is rendered again. Any other model renders whole, so there is no seam to report (a seam
+    figure at some overlap would describe tiles nobody draws); nothing is timed beyond the case's full render.
+    `full_s` (a full render's time) lets a deadline in `rounds` leave the tiles out when they cannot fit."""
+    tiling = renderer.tiling
+    if not tiling.exact:
+        return {"tile": TILE, "exact": False, "renders_whole": True, "reason": tiling.reason, "runs": 0,
+                "timed_s": 0.0}
     h, w = source.shape[:2]
+    if full_s is not None:
+        # a full and a tiled render (its overlaps re-render up to the whole context), then one round at least
+        ctx = sum(c.width * c.height for c in (renderer.context_box(b, w, h) for b in tiles(w, h, TILE)))
+        needed = full_s * (2 + ctx / (w * h) + 0.5)
+        if not rounds.fits(needed):
+            return {"tile": TILE, "exact": True, "renders_whole": False, "overlap": tiling.overlap, "runs": 0,
+                    "timed_s": 0.0, "skipped": f"not measured: about {needed:.0f} s of renders do not fit in the "
+                    f"{rounds.deadline_left():.0f} s left"}
+    full = renderer.render(source)
+    tiled = renderer.render_tiled(source, tile=TILE)
     seam = np.zeros((h, w), bool)
     for edge in range(TILE, max(h, w), TILE):  # 8 px either side of each tile border
         seam[:, max(0, edge - 8) : edge + 8] = True
@@ -435,14 +526,24 @@ def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None],
     latent = renderer.latent()
 
     def stroke() -> object:
-        return renderer.render_region(source, box, overlap=TILE_OVERLAP, latent=latent)
+        return renderer.render_region(source, box, latent=latent)
 
+    started = time.perf_counter()
     stroke()  # its warm-up; the full render's was the one above
-    timed = time_alternating([stroke, lambda: renderer.render(source)], sync, rounds, warm_up=False)
+    first_round_s = time.perf_counter() - started + (full_s or 0.0)
+    timed = time_alternating([stroke, lambda: renderer.render(source)], sync, rounds, warm_up=False,
+                             first_round_s=first_round_s)
+    if not timed.rounds:
+        return {"tile": TILE, "exact": True, "renders_whole": False, "overlap": tiling.overlap,
+                "max_diff": int(diff.max()), "max_seam_diff": int(diff[seam].max()), "runs": 0,
+                "timed_s": timed.seconds, "skipped": "stroke not timed: no round fits in the time left"}
     region, whole = timed.timings
     return {
         "tile": TILE,
-        "overlap": TILE_OVERLAP,
+        "exact": True,
+        "renders_whole": False,
+        "overlap": tiling.overlap,
+        "reason": tiling.reason,
         "max_diff": int(diff.max()),
         "max_seam_diff": int(diff[seam].max()),
         "stroke_box": STROKE_BOX,
@@ -484,7 +585,21 @@ def case_budget(total_s: float, elapsed_s: float, cases_left: int, overhead_s: f
     return min(ceiling_s, max(floor_s, share))
 
 
-def _run_case(case: Case, threads: int, rounds: Rounds, backend: str, onnx_cache: Path | None,
+def minimum_case_s(case: Case, finished: Sequence[dict[str, Any]], overhead_s: float) -> tuple[float, str]:
+    """What `case` takes at the least (start, models, warm-up and one timed round), and what that rests on: the
+    same model measured at a smaller size, its renders scaled by the pixel count; else the start-up (`overhead_s`)
+    the cases so far took besides their rounds."""
+    prior = [r for r in finished if r.get("model") == case.name and r.get("device") == case.device
+             and r.get("runs") and r.get("size", math.inf) <= case.size]
+    if not prior:
+        return overhead_s, "the start-up of a case"
+    r = max(prior, key=lambda r: r["size"])
+    round_s = r["round_s"]
+    fixed_s = max(0.0, r["case_s"] - r["timed_s"] - round_s)  # the start and the models; the warm-up is a round
+    return fixed_s + 2 * round_s * (case.size / r["size"]) ** 2, f"from its {r['size']} px case"
+
+
+def _run_case(case: Case, threads: int, rounds: Rounds, limit_s: float, backend: str, onnx_cache: Path | None,
               env: dict[str, str], cwd: str) -> dict[str, Any]:
     """A child process's case; its failure is the result, as one line, so the run goes on."""
     # The fork server started with the environment and folder of its first use; a case sees the caller's now
@@ -492,6 +607,7 @@ def _run_case(case: Case, threads: int, rounds: Rounds, backend: str, onnx_cache
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
+    rounds = replace(rounds, deadline=Deadline.within(limit_s))
     try:
         return measure_case(case.name, case.size, case.device, threads, rounds=rounds, backend=backend,
                             onnx_cache=onnx_cache)
@@ -500,55 +616,94 @@ def _run_case(case: Case, threads: int, rounds: Rounds, backend: str, onnx_cache
         return {"model": case.name, "size": case.size, "device": case.device, "error": lines[-1].strip()}
 
 
-def _case_processes() -> ProcessPoolExecutor:
-    """One fresh process per case, forked from a server that has imported torch and this module once."""
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if "forkserver" in methods:
-        ctx.set_forkserver_preload([__name__])
-    return ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1)
+def _case_child(send: Connection, *args: Any) -> None:
+    send.send(_run_case(*args))
+    send.close()
+
+
+# (case, rounds, limit_s) -> its result, or None when it was stopped at its limit
+CaseRunner = Callable[[Case, Rounds, float], dict[str, Any] | None]
+
+
+class _CaseProcesses:
+    """Each case in a fresh process forked from a server that imported torch and this module once (each case's
+    peak RSS is its own, without paying the import per case). A case is told its limit and stops itself; one
+    still running KILL_GRACE_S past it (a render that took far longer than predicted) is killed."""
+
+    def __init__(self, threads: int, backend: str, onnx_cache: Path | None) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        self.ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            self.ctx.set_forkserver_preload([__name__])
+        self.args = (threads, backend, onnx_cache)
+
+    def __call__(self, case: Case, rounds: Rounds, limit_s: float) -> dict[str, Any] | None:
+        threads, backend, onnx_cache = self.args
+        receive, send = self.ctx.Pipe(duplex=False)
+        child = self.ctx.Process(target=_case_child, daemon=True, args=(
+            send, case, threads, rounds, limit_s, backend, onnx_cache, dict(os.environ), os.getcwd()))
+        child.start()
+        send.close()
+        try:
+            if not receive.poll(limit_s + KILL_GRACE_S):
+                return None
+            try:
+                return receive.recv()  # type: ignore[no-any-return]
+            except EOFError:  # the child died (out of memory, a signal): reported, the next case gets its own
+                child.join(1.0)
+                return {"model": case.name, "size": case.size, "device": case.device,
+                        "error": f"the case's process died (exit code {child.exitcode})"}
+        finally:
+            if child.is_alive():
+                child.kill()
+            child.join()
+            receive.close()
 
 
 def run_all(
     cases: Sequence[Case], threads: int, *, total_budget_s: float = TOTAL_BUDGET_S, case_budget_s: float | None = None,
     min_rounds: int = MIN_ROUNDS, max_rounds: int = MAX_ROUNDS, backend: str = "torch",
     onnx_cache: Path | None = None, progress: Callable[[dict[str, Any]], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter, runner: CaseRunner | None = None,
 ) -> list[dict[str, Any]]:
-    """Every case in a child process of its own (its own peak RSS); a case that fails is reported, not fatal.
+    """Every case in a child process of its own; a case that fails is reported, not fatal. The run ends within
+    `total_budget_s`, whatever the load: fixed costs (starting a case, loading and exporting models, warm-ups)
+    are measured as they happen and count against it, and a case, an ONNX Runtime column or a tile measurement
+    that cannot fit in what is left is skipped (its row says why) or cut short rather than started.
 
-    Each case's budget is `case_budget_s` if given, else its share of what is left of `total_budget_s`. The big
-    sizes run first (upstream families first within a size: they are the heavy ones), so that what their
-    minimum rounds take beyond their share comes out of the light cases' shares at the end, not on top of the
-    total. Results come back in `cases`' order, each with `case_s` (its wall time in the parent)."""
-    order = sorted(range(len(cases)), key=lambda i: (-cases[i].size, model_origin(cases[i].name) != "upstream"))
+    Each case's budget for timed rounds is `case_budget_s` if given, else its share of what is left. Small sizes
+    run first, bundled models first within a size: the 256 px figures are the issue's targets, and a bigger
+    case's cost is predicted from the same model's smaller one (`minimum_case_s`), so under load it is the
+    biggest cases that are left out. Each case is given all that is left as its hard limit; it stops its rounds
+    there even below `min_rounds`, and is killed KILL_GRACE_S later. Results come back in `cases`' order, each
+    with `case_s` (its wall time in the parent)."""
+    order = sorted(range(len(cases)), key=lambda i: (cases[i].size, model_origin(cases[i].name) != "bundled"))
     results: list[dict[str, Any] | None] = [None] * len(cases)
-    start = time.perf_counter()
+    deadline = Deadline.within(total_budget_s - END_MARGIN_S, clock)
+    start = clock()
     overheads: list[float] = []
-    pool = _case_processes()
-    try:
-        for done, i in enumerate(order):
-            case = cases[i]
-            overhead = statistics.mean(overheads) if overheads else 3.0
+    run = runner or _CaseProcesses(threads, backend, onnx_cache)
+    for done, i in enumerate(order):
+        case = cases[i]
+        overhead = statistics.mean(overheads) if overheads else FIRST_OVERHEAD_S
+        need, basis = minimum_case_s(case, [r for r in results if r is not None], overhead)
+        limit = deadline.left() - KILL_GRACE_S
+        began = clock()
+        if need > limit:
+            result = skipped(case.name, case.size, case.device, f"needs about {need:.0f} s ({basis}); "
+                             f"{max(0.0, limit):.0f} s of the budget were left")
+        else:
             budget = case_budget_s if case_budget_s is not None else case_budget(
-                total_budget_s, time.perf_counter() - start, len(cases) - done, overhead)
-            rounds = Rounds(budget, min_rounds, max_rounds)
-            began = time.perf_counter()
-            try:
-                result = pool.submit(_run_case, case, threads, rounds, backend, onnx_cache, dict(os.environ),
-                                     os.getcwd()).result()
-            except BrokenProcessPool as exc:  # the child died (out of memory, a signal): the next case gets a new pool
-                pool.shutdown(cancel_futures=True)
-                pool = _case_processes()
-                result = {"model": case.name, "size": case.size, "device": case.device,
-                          "error": f"the case's process died ({exc})"}
-            result["case_s"] = time.perf_counter() - began
-            if "timed_s" in result:
-                overheads.append(max(0.0, result["case_s"] - result["timed_s"]))
-            results[i] = result
-            if progress is not None:
-                progress(result)
-    finally:
-        pool.shutdown()
+                total_budget_s, clock() - start, len(cases) - done, overhead)
+            result = run(case, Rounds(budget, min_rounds, max_rounds), limit) or skipped(
+                case.name, case.size, case.device, f"stopped: still running {limit + KILL_GRACE_S:.0f} s later, "
+                "at the end of the budget")
+        result["case_s"] = clock() - began
+        if "timed_s" in result:
+            overheads.append(max(0.0, result["case_s"] - result["timed_s"]))
+        results[i] = result
+        if progress is not None:
+            progress(result)
     return [r for r in results if r is not None]
 
 
@@ -575,7 +730,7 @@ class Target:
 
 def _find(results: Sequence[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
     for r in results:
-        if "error" not in r and all(r.get(k) == v for k, v in match.items()):
+        if "error" not in r and "skipped" not in r and all(r.get(k) == v for k, v in match.items()):
             return r
     return None
 
@@ -609,11 +764,19 @@ def targets(results: Sequence[dict[str, Any]], live: dict[str, Any] | None = Non
                           f"{max(diffs):.2e}", max(diffs) <= 1e-3))
     for r in [r for r in results if "tiles" in r]:
         t = r["tiles"]
-        out.append(Target(f"{r['model']} {r['size']} px tiles vs full render", "seams invisible",
-                          f"max seam diff {t['max_seam_diff']} levels; a stroke re-renders in "
-                          f"{t['stroke_region_median_ms']:.0f} ms vs {t['full_median_ms']:.0f} ms full "
-                          f"({t['runs']} runs)",
-                          t["max_seam_diff"] <= 1))
+        what = f"{r['model']} {r['size']} px tiles vs full render"
+        if "skipped" in t and "max_seam_diff" not in t:
+            out.append(Target(what, "seams invisible", t["skipped"], None))
+            continue
+        if t.get("renders_whole"):  # no tiles drawn, so no seam: a stroke costs a full render
+            out.append(Target(what, "seams invisible", f"renders whole ({t['reason']}); a stroke re-renders the "
+                              f"full {r['median_ms']:.0f} ms frame", True))
+            continue
+        measured = f"max seam diff {t['max_seam_diff']} levels at the engine's {t['overlap']} px overlap"
+        if "stroke_region_median_ms" in t:
+            measured += (f"; a stroke re-renders in {t['stroke_region_median_ms']:.0f} ms vs "
+                         f"{t['full_median_ms']:.0f} ms full ({t['runs']} runs)")
+        out.append(Target(what, "seams invisible", measured, t["max_seam_diff"] <= 1))
     if live:
         growth = live["rss_end_mb"] - live["rss_start_mb"]
         out += [
@@ -638,8 +801,9 @@ def table(results: Sequence[dict[str, Any]]) -> list[str]:
             "| ORT max diff |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
-        if "error" in r:
-            lines.append(f"| {r['model']} | {r['size']} | {r['device']} | error: {r['error']} |" + " |" * 14)
+        if "error" in r or "skipped" in r:
+            what = f"error: {r['error']}" if "error" in r else f"skipped: {r['skipped']}"
+            lines.append(f"| {r['model']} | {r['size']} | {r['device']} | {what} |" + " |" * 14)
             continue
         o = r.get("onnx")
         ort = (f"{o['median_ms']:.1f} | {o['speedup']:.2f}x | {o['cpu_speedup']:.2f}x | {o['max_abs_diff']:.1e}"

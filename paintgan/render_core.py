@@ -406,14 +406,17 @@ class FrameRenderer(Generic[Out, Latent]):
             raise InputError(f"region {box} lies outside the {w}x{h} canvas")
         if overlap < 0:
             raise InputError(f"overlap must be >= 0 px; got {overlap}")
-        ctx = self._context_box(box, overlap, w, h)
+        ctx = self.context_box(box, w, h, overlap)
         crop, edges = self._crop(source, ids, ctx, check_labels=True)
         y = self._run(crop, edges, latent)
         oy, ox = box.y0 - ctx.y0, box.x0 - ctx.x0
         return self._quantise(self._crop_output(y, oy, oy + box.height, ox, ox + box.width))
 
-    def _context_box(self, box: Box, overlap: int, w: int, h: int) -> Box:
+    def context_box(self, box: Box, w: int, h: int, overlap: int | None = None) -> Box:
+        """What `render_region` renders for `box` of a w x h canvas: the box and its context (see `overlap`),
+        aligned to the size multiple; its area is what the region costs."""
         m = self.multiple
+        overlap = self.overlap(overlap)
 
         def span(lo: int, hi: int, size: int) -> tuple[int, int]:
             # Aligning the context to the size multiple keeps every stride-2 layer on the same pixel grid as a

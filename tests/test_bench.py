@@ -131,17 +131,18 @@ def test_a_full_run_writes_json_with_every_case_and_prints_a_table(
 ) -> None:
     out = tmp_path / "bench.json"
     argv = ["bench", "--model", "placeholder-image", "--size", "64", "--size", "128", "--device", "cpu",
-            "--threads", "1", "--max-rounds", "3", "--total-budget", "1", "--onnx-cache", str(tmp_path / "onnx"),
+            "--threads", "1", "--max-rounds", "3", "--total-budget", "120", "--onnx-cache", str(tmp_path / "onnx"),
             "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| placeholder-image | 64 | cpu | 3 |" in printed and "| placeholder-image | 128 | cpu | 3 |" in printed
-    assert "budget 1 s in all" in printed and "s of a 1 s budget" in printed
+    assert "budget 120 s in all" in printed and "s of a 120 s budget" in printed and "skipped" not in printed
     report = json.loads(out.read_text())
     assert [r["size"] for r in report["results"]] == [64, 128]
     for r in report["results"]:
         check_case(r, "placeholder-image", r["size"])
-    assert report["threads"] == 1 and isinstance(report["targets"], list) and report["budget_s"] == 1
+    assert report["threads"] == 1 and isinstance(report["targets"], list) and report["budget_s"] == 120
+    assert report["seconds"] < 120
     # light_unet is a family ONNX Runtime wins on: timed beside torch, its export kept for the next run
     assert all(r["onnx"]["runs"] == r["runs"] for r in report["results"])
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
@@ -225,3 +226,78 @@ def test_cases_run_in_processes_that_see_the_callers_environment_and_folder(
     first, missing = bench.run_all(cases, 1, case_budget_s=0.0, onnx_cache=None)
     assert first["model"] == "mine.safetensors" and first["runs"] == 3 and first["case_s"] > 0
     assert "no-such-model" in missing["error"] and "\n" not in missing["error"]  # reported, and the run went on
+
+
+# ------------------------------------------------------------------------- the total budget is a hard bound
+
+
+def test_a_deadline_stops_rounds_even_below_the_minimum_and_starts_none_that_cannot_fit() -> None:
+    clock = FakeClock()
+    rounds = bench.Rounds(0.0, min_rounds=3, deadline=bench.Deadline(5.0, clock))
+    timed = bench.time_alternating([clock.render(0.5), clock.render(1.5)], lambda: None, rounds, warm_up=False,
+                                   clock=clock, first_round_s=2.0)
+    assert timed.rounds == 2 and clock.now == 4.0  # a third round would end at 6 s, past the deadline
+    late = bench.Rounds(0.0, deadline=bench.Deadline(clock.now + 1.5, clock))
+    none = bench.time_alternating([clock.render(2.0)], lambda: None, late, warm_up=False, clock=clock,
+                                  first_round_s=2.0)
+    assert none.rounds == 0 and none.timings == [] and clock.now == 4.0  # the warm-up said 2 s: not started
+
+
+def finished(name: str, size: int, case_s: float, timed_s: float, runs: int) -> dict[str, Any]:
+    return {"model": name, "size": size, "device": "cpu", "runs": runs, "case_s": case_s, "timed_s": timed_s,
+            "round_s": timed_s / runs}
+
+
+def test_a_bigger_case_is_predicted_from_the_same_model_at_a_smaller_size() -> None:
+    done = [finished("landscape", 256, case_s=5.0, timed_s=3.0, runs=3)]  # 1 s a round, 1 s start + 1 s warm-up
+    need, basis = bench.minimum_case_s(bench.Case("landscape", 1024, "cpu"), done, overhead_s=3.0)
+    assert need == pytest.approx(1.0 + 2 * 1.0 * 16) and "256 px" in basis  # start + warm-up and a round, x16
+    need, basis = bench.minimum_case_s(bench.Case("monet", 512, "cpu"), done, overhead_s=3.0)
+    assert need == 3.0 and "start-up" in basis  # nothing known of monet yet
+
+
+def test_a_run_ends_within_its_total_budget_skipping_and_stopping_what_cannot_fit() -> None:
+    clock = FakeClock()
+    # (start, one round) in seconds of each case if let run; ganilla at 512 px would run far past any limit
+    cost = {("landscape", 256): (1.0, 1.0), ("landscape", 512): (1.0, 4.0), ("landscape", 1024): (1.0, 16.0),
+            ("ganilla", 256): (2.0, 5.0), ("ganilla", 512): (2.0, 1000.0)}
+    limits: dict[tuple[str, int], float] = {}
+
+    def runner(case: bench.Case, rounds: bench.Rounds, limit_s: float) -> dict[str, Any] | None:
+        limits[(case.name, case.size)] = limit_s
+        start_s, round_s = cost[(case.name, case.size)]
+        if start_s + 3 * round_s > limit_s:  # what the child's own deadline and then the kill come to
+            clock.now += limit_s + bench.KILL_GRACE_S
+            return None
+        clock.now += start_s + 3 * round_s
+        return finished(case.name, case.size, 0.0, 3 * round_s, 3)
+
+    cases = [bench.Case(name, size, "cpu") for name, size in cost]
+    order: list[tuple[str, int]] = []
+    results = bench.run_all(cases, 1, total_budget_s=100.0, clock=clock, runner=runner,
+                            progress=lambda r: order.append((r["model"], r["size"])))
+    assert clock.now <= 100.0  # the bound holds, whatever the cases would have taken
+    # small sizes first, the bundled model first within a size; every case is reported
+    assert order == [("landscape", 256), ("ganilla", 256), ("landscape", 512), ("ganilla", 512), ("landscape", 1024)]
+    assert limits[("landscape", 256)] == 100.0 - bench.END_MARGIN_S - bench.KILL_GRACE_S  # all that is left
+    by = {(r["model"], r["size"]): r for r in results}
+    assert [r["model"] for r in results] == [name for name, _ in cost]  # in the order asked for
+    assert "stopped" in by[("ganilla", 512)]["skipped"]  # ran past its limit: stopped, and says so
+    assert by[("landscape", 512)]["runs"] == 3 and "skipped" not in by[("landscape", 512)]
+    # nothing was left for landscape at 1024 px (predicted from its 512 px case): not started
+    assert ("landscape", 1024) not in limits and "from its 512 px case" in by[("landscape", 1024)]["skipped"]
+    assert "| landscape | 1024 | cpu | skipped: needs about" in bench.table([by[("landscape", 1024)]])[2]
+
+
+def test_a_tiny_budget_starts_no_case_and_the_cli_says_which_were_skipped(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--model", "placeholder-image", "--size", "64", "--size", "128", "--device", "cpu",
+            "--threads", "1", "--total-budget", "1", "--onnx-cache", "", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| placeholder-image | 64 | cpu | skipped: needs about 3 s" in printed
+    assert "skipped to stay within the budget: placeholder-image 64 px" in printed
+    report = json.loads(out.read_text())
+    assert all("skipped" in r for r in report["results"]) and report["seconds"] < 5
