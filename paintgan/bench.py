@@ -326,9 +326,9 @@ def current_rss_mb() -> float:
 
 def weights_key(model: Model) -> str:
     """What an ONNX export depends on: the generator's tensors, the card the graph carries, torch's version."""
-    from paintgan.onnx_export import OPSET
+    from paintgan.onnx_export import GRAPH_REVISION, OPSET
 
-    h = hashlib.sha256(f"{torch.__version__} opset {OPSET}\n{model.card.to_json()}\n".encode())
+    h = hashlib.sha256(f"{torch.__version__} opset {OPSET} graph {GRAPH_REVISION}\n{model.card.to_json()}\n".encode())
     for name, tensor in sorted(model.generator.state_dict().items()):
         h.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}\n".encode())
         h.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
