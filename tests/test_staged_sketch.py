@@ -61,7 +61,7 @@ def test_an_outlined_region_is_a_closed_line_near_its_boundary() -> None:
 def test_target_labels_finds_outlines_or_drawn_sketches_and_needs_label_maps(tmp_path: Path) -> None:
     outlined = find_layout(make_labels_folder(tmp_path / "maps", n=2, size=32), target="labels")
     assert outlined.layout == "sketch_labels" and outlined.sources == outlined.targets
-    assert "0 with drawn sketches" in check_data(outlined).describe()
+    assert "(sketches outlined from them)" in check_data(outlined).describe()
     with pytest.raises(DataError, match="no labels/"):
         find_layout(make_sketch_folder(tmp_path / "sketches", n=2, size=32), target="labels")
 

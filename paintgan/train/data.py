@@ -70,8 +70,9 @@ class DataSpec:
         if self.layout == "pairs":
             return f"{len(self.sources)} A->B picture pairs from {self.root.name}/"
         if self.layout == "sketch_labels":
-            drawn = sum(s != t for s, t in zip(self.sources, self.targets, strict=True))
-            return f"{len(self.targets)} label maps ({drawn} with drawn sketches, the rest outlined) from {self.root.name}/"
+            if all(s == t for s, t in zip(self.sources, self.targets, strict=True)):
+                return f"{len(self.targets)} label maps (sketches outlined from them) from {self.root.name}/"
+            return f"{len(self.targets)} sketch/label map pairs (and outlines of the maps) from {self.root.name}/"
         what = {"labels": "label map", "sketches": "sketch", "edges": "edge", "ab": "side-by-side AB"}[self.layout]
         return f"{len(self.sources)} {what}/picture pairs from {self.root.name}/"
 
