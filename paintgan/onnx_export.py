@@ -2,7 +2,8 @@
 
 The graph is the generator alone, exported from its plain modules (ONNX Runtime does its own BatchNorm folding
 and fusing), then rewritten where ONNX Runtime computes the same outputs faster (`paintgan.onnx_rewrite`: wide
-3x3 convs by Winograd's algorithm, RGB output convs on 2x2 blocks), with inputs `x` (the network input: pixels
+3x3 convs by Winograd's algorithm, transposed convs as one conv per output phase, RGB output convs on 2x2
+blocks), with inputs `x` (the network input: pixels
 in [-1, 1], or the one-hot label tensor) and, for models with a latent, `z` (1 x z_dim); output `y` (1x3xHxW in
 [-1, 1]). H and W are free where the family allows it: every export is checked by running ONNX Runtime at a
 second, non-square size against torch, and a graph that does not match there (and SPADE with a VAE) is written
@@ -24,6 +25,7 @@ import torch
 from paintgan.errors import CheckpointError, OutputError
 from paintgan.images import write_bytes_atomic
 from paintgan.models import CARD_KEY, Model, label_layout, latent_dim
+from paintgan.onnx_rewrite import rewrite
 from paintgan.onnx_runtime import (
     INPUT_NAME,
     LATENT_NAME,
@@ -33,12 +35,11 @@ from paintgan.onnx_runtime import (
     OnnxInfo,
     OnnxSession,
 )
-from paintgan.onnx_rewrite import rewrite
 from paintgan.render import model_tiling
 
 OPSET = 17
 # What else makes a graph for the same weights: bumped when the exporter's rewrites change (caches key on it)
-GRAPH_REVISION = 2
+GRAPH_REVISION = 3
 TOLERANCE = 1e-3  # the largest output difference to torch that still counts as the same picture
 MIN_TRACE_SIDE = 64
 # A graph with fixed H and W (SPADE with its VAE: its latent grid is a Linear layer's output) is made for this

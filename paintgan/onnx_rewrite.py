@@ -16,13 +16,18 @@
   conv kernels compute 16 output channels at a time, so 3 outputs waste 13/16 of the work (the 7x7 output conv
   of CycleGAN took 11% of a frame). On 2x2 blocks the same conv has 4x the channels in and out and a kernel of
   k // 2 + 1: 12 of 16 outputs used, at 1.3x the multiply-adds of the plain conv. DepthToSpace puts the pixels back.
+* Transposed convs (stride s) as s * s ordinary convs, one per output phase (pixel s * I + r reads a fixed set of
+  taps), each with exactly its taps, interleaved by DepthToSpace ("sub-pixel" convolution): no multiplications
+  by the zeros a transposed conv inserts, and ONNX Runtime's conv kernels instead of its GEMM + col2im. The
+  whole pix2pix U-Net ran 1.1x faster at 1 and 2 threads; CycleGAN's two up convs, the same speed.
 
-H and W stay free: pads and crops come from the input's shape. Torch's own CPU matrix products (MKL on the dev
-machine's AMD CPU) run at under half the speed of its direct conv, so none of this helps the torch fast path.
+H and W stay free: pads and crops come from the input's shape. Winograd would not help the torch fast path:
+torch's CPU matrix products (MKL on the dev machine's AMD CPU) run at under half the speed of its direct conv.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -77,30 +82,56 @@ def transforms(points: tuple[float, ...] = POINTS, r: int = KERNEL) -> tuple[np.
     return at, g, np.round(bt.reshape(n, n), 12)
 
 
-def _plain_pads(node: onnx.NodeProto) -> tuple[int, int, int, int] | None:
-    """(top, left, bottom, right) zero padding of a dense, stride-1, undilated 2-D Conv; None for any other."""
+@dataclass(frozen=True)
+class _Geometry:
+    """A dense, undilated 2-D Conv or ConvTranspose: its stride, zero pads (top, left, bottom, right) and, for a
+    transposed conv, its output padding."""
+
+    stride: int
+    pads: tuple[int, int, int, int]
+    output_padding: tuple[int, int]
+
+
+def _geometry(node: onnx.NodeProto) -> _Geometry | None:
+    """None for anything else: grouped, dilated, auto-padded, unequal strides, a given output shape."""
     import onnx
 
-    if node.op_type != "Conv":
+    if node.op_type not in ("Conv", "ConvTranspose"):
         return None
     a = {attr.name: onnx.helper.get_attribute_value(attr) for attr in node.attribute}
-    pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]  # type: ignore[attr-defined]
-    plain = (
-        [int(v) for v in a.get("strides", [1, 1])] == [1, 1]  # type: ignore[attr-defined]
-        and [int(v) for v in a.get("dilations", [1, 1])] == [1, 1]  # type: ignore[attr-defined]
-        and a.get("group", 1) == 1
-        and a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
-        and len(pads) == 4
-    )
-    return (pads[0], pads[1], pads[2], pads[3]) if plain else None
+
+    def ints(key: str, default: list[int]) -> list[int]:
+        return [int(v) for v in a.get(key, default)]  # type: ignore[attr-defined]
+
+    pads, strides, extra = ints("pads", [0, 0, 0, 0]), ints("strides", [1, 1]), ints("output_padding", [0, 0])
+    if (
+        ints("dilations", [1, 1]) != [1, 1]
+        or a.get("group", 1) != 1
+        or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")
+        or "output_shape" in a
+        or len(pads) != 4
+        or len(strides) != 2
+        or strides[0] != strides[1]
+        or len(extra) != 2
+    ):
+        return None
+    return _Geometry(strides[0], (pads[0], pads[1], pads[2], pads[3]), (extra[0], extra[1]))
 
 
 def _rewriter(node: onnx.NodeProto, weight: np.ndarray, min_channels: int,
               tiles: float | None) -> tuple[str, _Rewrite] | None:
     """Which rewrite computes this conv faster (its name and the function building its nodes), if any. `tiles`:
     the conv's 4x4 output tiles in a REFERENCE_SIDE px frame (None: not known, no Winograd)."""
-    pads = _plain_pads(node)
-    if pads is None or weight.ndim != 4:
+    geometry = _geometry(node)
+    if geometry is None or weight.ndim != 4:
+        return None
+    pads = geometry.pads
+    if node.op_type == "ConvTranspose":
+        phases = _phases(weight.shape[2:], geometry)
+        if geometry.stride > 1 and phases is not None:
+            return "sub-pixel", lambda n, w, bias: _subpixel_nodes(n, w, bias, geometry.stride, phases)
+        return None
+    if geometry.stride != 1:
         return None
     o, c, kh, kw = weight.shape
     wide = min(o, c) >= min_channels and tiles is not None and tiles >= MIN_TILES
@@ -223,6 +254,62 @@ def _narrow_nodes(node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | N
     return b
 
 
+@dataclass(frozen=True)
+class _Phase:
+    """Along one axis, the output pixels s * I + r of a stride-s transposed conv: they read inputs I - d for
+    d in [low, high] through taps s * d + r + pad_begin, i.e. a stride-1 conv of `high - low + 1` taps with
+    `high` zero pads before and `after` behind; `crop` trailing pixels of the last block are past the output."""
+
+    low: int
+    high: int
+    after: int
+    crop: int
+
+
+def _phases(kernel: tuple[int, ...], g: _Geometry) -> tuple[list[_Phase], list[_Phase]] | None:
+    """The phases along H and W of a transposed conv, or None where a phase reads no tap or needs negative pads."""
+    s = g.stride
+    axes: list[list[_Phase]] = []
+    for k, begin, end, extra in zip(kernel, g.pads[:2], g.pads[2:], g.output_padding, strict=True):
+        grow = k + extra - begin - end  # output = s * (input - 1) + grow
+        blocks_over = -(-grow // s)  # output blocks = input - 1 + blocks_over
+        axis = []
+        for r in range(s):
+            low, high = -((r + begin) // s), (k - 1 - r - begin) // s
+            after = blocks_over + (high - low + 1) - 2 - high
+            if high < low or high < 0 or after < 0:
+                return None
+            axis.append(_Phase(low, high, after, s * blocks_over - grow))
+        axes.append(axis)
+    return axes[0], axes[1]
+
+
+def _subpixel_nodes(node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | None, s: int,
+                    phases: tuple[list[_Phase], list[_Phase]]) -> _Builder:
+    """The nodes computing `node` (a stride-s ConvTranspose) as s * s stride-1 convs, one per output phase, each
+    with exactly the taps that phase reads (no multiplications by the zeros a transposed conv inserts), their
+    outputs interleaved by DepthToSpace."""
+    b = _Builder(node.name or node.output[0])
+    geometry = _geometry(node)
+    assert geometry is not None
+    begin = geometry.pads[:2]
+    outs = []
+    for (rh, ph), (rw, pw) in itertools.product(enumerate(phases[0]), enumerate(phases[1])):
+        taps_h = [s * d + rh + begin[0] for d in range(ph.high, ph.low - 1, -1)]
+        taps_w = [s * d + rw + begin[1] for d in range(pw.high, pw.low - 1, -1)]
+        w = weight[:, :, taps_h][:, :, :, taps_w].transpose(1, 0, 2, 3)  # O x C x taps
+        inputs = [node.input[0], b.const(np.ascontiguousarray(w))] + ([] if bias is None else [b.const(bias)])
+        outs.append(b.op("Conv", *inputs, kernel_shape=[len(taps_h), len(taps_w)],
+                         pads=[ph.high, pw.high, ph.after, pw.after]))
+    crop = (phases[0][0].crop, phases[1][0].crop)
+    y = b.op("DepthToSpace", b.op("Concat", *outs, axis=1), blocksize=s, mode="DCR",
+             output=None if any(crop) else node.output[0])
+    if any(crop):
+        b.op("Slice", y, b.ints(0, 0), b.ints(-crop[0] or np.iinfo(np.int64).max, -crop[1] or np.iinfo(np.int64).max),
+             b.ints(2, 3), output=node.output[0])
+    return b
+
+
 def _output_tiles(model: onnx.ModelProto, convs: list[onnx.NodeProto],
                   probe: dict[str, np.ndarray]) -> dict[str, float]:
     """Each conv's 4x4 output tiles in a REFERENCE_SIDE px frame, by name of its output: the sizes of one run of
@@ -262,10 +349,10 @@ def rewrite(model: onnx.ModelProto, probe: dict[str, np.ndarray] | None = None,
         return numpy_helper.to_array(inits[name]) if name in inits else None
 
     def weight_of(node: onnx.NodeProto) -> np.ndarray | None:
-        return constant(node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
+        return constant(node.input[1]) if node.op_type in ("Conv", "ConvTranspose") and len(node.input) > 1 else None
 
-    wide = [n for n in graph.node
-            if (w := weight_of(n)) is not None and w.ndim == 4 and min(w.shape[:2]) >= min_channels]
+    wide = [n for n in graph.node if n.op_type == "Conv"
+            and (w := weight_of(n)) is not None and w.ndim == 4 and min(w.shape[:2]) >= min_channels]
     tiles = {} if probe is None else _output_tiles(model, wide, probe)
     nodes: list[onnx.NodeProto] = []
     counts: dict[str, int] = {}

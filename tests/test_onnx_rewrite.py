@@ -101,7 +101,8 @@ def test_winograd_needs_enough_tiles_for_its_matrix_products() -> None:
 
 
 def test_a_cyclegan_exports_rewritten_with_its_weights_once() -> None:
-    """Winograd for the 256-channel blocks (ngf 64), blocks for the RGB output; torch's picture at a ragged size;
+    """Winograd for the 256-channel blocks (ngf 64), phases for the up convs, blocks for the RGB output; torch's
+    picture at a ragged size;
     the file holds the 3x3 weights, not their 4x larger transform."""
     from paintgan.onnx_export import export_graph
 
@@ -112,7 +113,9 @@ def test_a_cyclegan_exports_rewritten_with_its_weights_once() -> None:
     plain = graph(model.generator, 3)
     exported = onnx.load_from_string(export_graph(model))
     ops = [n.op_type for n in exported.graph.node]
-    assert ops.count("DepthToSpace") == 2 + 1 and ops.count("SpaceToDepth") == 1  # 2 Winograd convs, 1 blocked
+    # 2 Winograd convs, 2 transposed convs as phases, 1 blocked output conv
+    assert ops.count("DepthToSpace") == 2 + 2 + 1 and ops.count("SpaceToDepth") == 1
+    assert "ConvTranspose" not in ops
 
     def weight_bytes(p: onnx.ModelProto) -> int:
         return sum(len(i.raw_data) for i in p.graph.initializer)
@@ -122,3 +125,12 @@ def test_a_cyclegan_exports_rewritten_with_its_weights_once() -> None:
     with torch.no_grad():
         want = model.generator(x).numpy()
     assert np.abs(run(exported, x) - want).max() <= 1e-3
+
+
+@pytest.mark.parametrize("kernel, padding, output_padding", [(3, 1, 1), (4, 1, 0), (3, 0, 0), (5, 2, 1)])
+def test_transposed_convs_as_phase_convs_equal_the_transposed_conv(kernel: int, padding: int,
+                                                                   output_padding: int) -> None:
+    torch.manual_seed(0)  # (3, 1, 1): CycleGAN's up convs; (4, 1, 0): pix2pix's; the others: ragged last blocks
+    net = nn.Sequential(nn.ConvTranspose2d(6, 5, kernel, stride=2, padding=padding, output_padding=output_padding),
+                        nn.InstanceNorm2d(5))
+    assert_same_as_torch(net, 6, {"sub-pixel": 1})
