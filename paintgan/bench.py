@@ -239,7 +239,8 @@ class Rounds:
         return self.deadline is None or self.deadline.fits(seconds)
 
     def deadline_left(self) -> float:
-        return math.inf if self.deadline is None else self.deadline.left()
+        """Seconds left before the deadline (never below 0), for messages."""
+        return math.inf if self.deadline is None else max(0.0, self.deadline.left())
 
     def done(self, rounds: int, elapsed_s: float, first_round_s: float | None = None) -> bool:
         """`first_round_s`: what the first round is expected to take (the warm-up's time), for the deadline."""
