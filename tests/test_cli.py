@@ -401,6 +401,24 @@ def test_broken_project_file_is_one_error_line(tmp_path: Path, capsys: pytest.Ca
                  out_png)
 
 
+def test_tiled_rendering_uses_the_context_the_model_needs_and_warns_where_tiles_cannot_be_exact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ink = np.zeros((128, 192), np.uint8)
+    ink[60, :] = ink[:, 90] = 255  # a horizon and a post: lines that cross tile borders
+    Image.fromarray(255 - ink).save(tmp_path / "lines.png")
+    base = ["render", "--model", "sketch", "--input", tmp_path / "lines.png"]
+    assert run_cli(capsys, *base, "--output", tmp_path / "full.png")[0] == 0
+    code, _out, err = run_cli(capsys, *base, "--output", tmp_path / "tiled.png", "--tile", "64")
+    assert code == 0 and "tile" not in err
+    assert np.array_equal(read(tmp_path / "full.png"), read(tmp_path / "tiled.png"))
+    photo = np.full((128, 128, 3), 120, np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    code, _out, err = run_cli(capsys, "render", "--model", "monet", "--input", tmp_path / "photo.png", "--output",
+                              tmp_path / "styled.png", "--tile", "64")
+    assert code == 0 and "does not tile exactly" in err and (tmp_path / "styled.png").is_file()
+
+
 def test_tiled_rendering_of_a_light_model_equals_the_full_render(
     tmp_path: Path, landscape_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

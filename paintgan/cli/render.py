@@ -24,7 +24,6 @@ from paintgan.onnx_runtime import OnnxModel, OnnxRenderer, load_onnx_model
 from paintgan.render_core import BACKENDS, FrameRenderer, render_document_with
 
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
-TILE_OVERLAP = 64
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -51,8 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    "Runtime for the families where it is faster); the build without torch always uses ONNX models")
     p.add_argument("--size", metavar="WxH", type=parse_size, help="resize the input first (nearest for label maps)")
     p.add_argument("--tile", metavar="N", type=int,
-                   help=f"render in N x N tiles with {TILE_OVERLAP} px of context each (bounds memory on big "
-                   "canvases; exact for the light families, approximate for others)")
+                   help="render in N x N tiles, each with the context the model needs (bounds memory on big "
+                   "canvases); the same picture as one render for models whose tiling is exact, approximate (seams "
+                   "possible, said on stderr) for others, e.g. instance-norm restyles")
     p.set_defaults(func=run)
 
 
@@ -161,8 +161,11 @@ def _render_input(args: argparse.Namespace) -> np.ndarray:
     renderer = _renderer(model, args)
     if args.tile is None:
         return renderer.render(source, style=style, seed=args.seed, instance=instance)
-    return renderer.render_tiled(source, tile=args.tile, overlap=TILE_OVERLAP, style=style, seed=args.seed,
-                                 instance=instance)
+    tiling = renderer.tiling
+    if not tiling.exact:
+        print(f"paintgan render: {model.card.name} does not tile exactly ({tiling.reason}); tiles may show seams",
+              file=sys.stderr)
+    return renderer.render_tiled(source, tile=args.tile, style=style, seed=args.seed, instance=instance)
 
 
 def run(args: argparse.Namespace) -> int:
