@@ -174,28 +174,22 @@ class _Builder:
 
 
 @dataclass(frozen=True)
-class _Tiled:
-    """A conv input padded to whole output tiles, and the sizes (int64 tensors in the graph) that go with it."""
+class _Sizes:
+    """Sizes of a conv computed in output tiles, as int64 tensors of the graph."""
 
-    padded: str  # N x C x padded_hw
-    padded_hw: str
-    out_hw: str  # the conv's output H, W
-    tiles: str  # output tiles along H, W
     batch: str  # N, as a 1-element tensor
+    hw: str  # the input's H, W
+    out_hw: str  # the conv's output H, W
+    tiles: str  # output tiles along H, W: ceil(out / m)
 
 
-def _pad_to_tiles(b: _Builder, x: str, begin: tuple[int, int], grow: tuple[int, int], m: int,
-                  extra: tuple[int, int]) -> _Tiled:
-    """Zero-pad `x` by `begin` (top, left) and at the end to tiles * m + extra, where the conv's output is
-    `grow` larger than its input and tiles = ceil(output / m)."""
+def _sizes(b: _Builder, x: str, grow: tuple[int, int], m: int) -> _Sizes:
+    """For a conv whose output is `grow` larger than its input `x`, computed in m x m output tiles."""
     shape = b.op("Shape", x)
     batch, hw = b.op("Slice", shape, b.ints(0), b.ints(1)), b.op("Slice", shape, b.ints(2), b.ints(4))
     out_hw = b.op("Add", hw, b.ints(*grow))
     tiles = b.op("Div", b.op("Add", out_hw, b.ints(m - 1, m - 1)), b.ints(m, m))
-    padded_hw = b.op("Add", b.op("Mul", tiles, b.ints(m, m)), b.ints(*extra))
-    end_pads = b.op("Sub", b.op("Sub", padded_hw, hw), b.ints(*begin))
-    padded = b.op("Pad", x, b.op("Concat", b.ints(0, 0, *begin), b.ints(0, 0), end_pads, axis=0), mode="constant")
-    return _Tiled(padded, padded_hw, out_hw, tiles, batch)
+    return _Sizes(batch, hw, out_hw, tiles)
 
 
 def _finish(b: _Builder, y: str, out_hw: str, bias: np.ndarray | None, output: str) -> None:
@@ -212,11 +206,14 @@ def _winograd_nodes(node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray |
     o, c = weight.shape[:2]
     dtype = weight.dtype
     b = _Builder(node.name or node.output[0])
-    t = _pad_to_tiles(b, node.input[0], (pad, pad), (2 * pad - KERNEL + 1,) * 2, m, (a - m, a - m))
-    # Input transform of every tile of every channel: a stride-m conv of each channel with B^T . B's a*a kernels
-    planes = b.op("Reshape", t.padded, b.op("Concat", b.ints(-1, 1), t.padded_hw, axis=0))
+    t = _sizes(b, node.input[0], (2 * pad - KERNEL + 1,) * 2, m)
+    # Input transform of every tile of every channel: a stride-m conv of each channel with B^T . B's a*a kernels.
+    # Its own zero padding covers the conv's and the last tile's: m - 1 more at the end give ceil(out / m) tiles
+    # for any size (the outputs past the conv's size are cropped at the end).
+    planes = b.op("Reshape", node.input[0], b.op("Concat", b.ints(-1, 1), t.hw, axis=0))
     kin = np.einsum("iu,jv->ijuv", bt, bt).reshape(a * a, 1, a, a).astype(dtype)
-    v = b.op("Conv", planes, b.const(kin), kernel_shape=[a, a], strides=[m, m])  # N*C x a*a x tiles
+    v = b.op("Conv", planes, b.const(kin), kernel_shape=[a, a], strides=[m, m],
+             pads=[pad, pad, pad + m - 1, pad + m - 1])  # N*C x a*a x tiles
     v = b.op("Reshape", v, b.op("Concat", t.batch, b.ints(c, a * a, -1), axis=0))
     v = b.op("Transpose", v, perm=[0, 2, 1, 3])  # N x a*a x C x tiles
     # U = G g G^T from the conv's weights: constant, so ONNX Runtime computes it once, at load
@@ -239,9 +236,13 @@ def _narrow_nodes(node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | N
     kb = (kh // f + 1, kw // f + 1)  # kernel taps r + u (phase r, tap u) span this many blocks
     top, left, bottom, right = pads
     b = _Builder(node.name or node.output[0])
-    t = _pad_to_tiles(b, node.input[0], (top, left), (top + bottom - kh + 1, left + right - kw + 1), f,
-                      (f * (kb[0] - 1), f * (kb[1] - 1)))
-    blocks = b.op("SpaceToDepth", t.padded, blocksize=f)  # channel (ph * f + pw) * C + c
+    t = _sizes(b, node.input[0], (top + bottom - kh + 1, left + right - kw + 1), f)
+    # Zero-pad to whole blocks: the conv's own padding, then up to (tiles + kernel blocks - 1) * f
+    padded_hw = b.op("Mul", b.op("Add", t.tiles, b.ints(kb[0] - 1, kb[1] - 1)), b.ints(f, f))
+    end_pads = b.op("Sub", padded_hw, b.op("Add", t.hw, b.ints(top, left)))
+    pads = b.op("Concat", b.ints(0, 0, top, left), b.ints(0, 0), end_pads, axis=0)
+    padded = b.op("Pad", node.input[0], pads, mode="constant")
+    blocks = b.op("SpaceToDepth", padded, blocksize=f)  # channel (ph * f + pw) * C + c
     # Output phase (rh, rw) at block offset (bh, bw) reads input phase (ph, pw) through tap f*b + p - r
     w = np.zeros((f, f, o, f, f, c, kb[0], kb[1]), dtype=weight.dtype)
     for rh, rw, ph, pw, bh, bw in np.ndindex(f, f, f, f, kb[0], kb[1]):
