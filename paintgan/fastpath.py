@@ -24,7 +24,10 @@ Tried and not kept (one thread, CPU time, 256 px, on the 2-core dev machine; doc
 * `torch.compile` (inductor) on pix2pix: 190 s to compile (per input size), then 228 ms vs 161 ms eager.
 * SPADE gamma/beta as per-label constants inside label regions, the conv only on 16 px tiles holding a border:
   exact, but the gather/scatter cost more than the conv it saved (2.2 s vs 2.0 s a frame at ngf 64).
-* ONNX Runtime: not measured; exporting needs the `onnx`/`onnxscript` packages, which PaintGAN does not ship.
+* Winograd F(4x4, 3x3) for CycleGAN's 256-channel convs: 1.25x per conv at one thread, less than it should be,
+  because torch's CPU matrix products (MKL on the dev machine's AMD CPU) run at about 90 GFLOP/s where its direct
+  conv (oneDNN) runs at 230. ONNX Runtime's run at 200, so the rewrite lives in the ONNX export instead
+  (`paintgan.onnx_rewrite`), which `backend="auto"` renders CycleGAN, GANILLA and pix2pix with.
 """
 
 from __future__ import annotations
