@@ -352,6 +352,16 @@ def rewrite(model: onnx.ModelProto, probe: dict[str, np.ndarray] | None = None,
     def weight_of(node: onnx.NodeProto) -> np.ndarray | None:
         return constant(node.input[1]) if node.op_type in ("Conv", "ConvTranspose") and len(node.input) > 1 else None
 
+    consumers: dict[str, set[str]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, set()).add(node.op_type)
+    outputs = {o.name for o in graph.output}
+
+    def normalised(name: str) -> bool:
+        """Whether only InstanceNorms read this tensor: they subtract each channel's mean, a bias with it."""
+        return name not in outputs and consumers.get(name) == {"InstanceNormalization"}
+
     wide = [n for n in graph.node if n.op_type == "Conv"
             and (w := weight_of(n)) is not None and w.ndim == 4 and min(w.shape[:2]) >= min_channels]
     tiles = {} if probe is None else _output_tiles(model, wide, probe)
@@ -367,7 +377,8 @@ def rewrite(model: onnx.ModelProto, probe: dict[str, np.ndarray] | None = None,
             nodes.append(node)
             continue
         name, build = chosen
-        built = build(node, weight, bias)  # type: ignore[arg-type]
+        # A bias before an InstanceNorm changes nothing; in a rewrite it would cost its own pass over the output
+        built = build(node, weight, None if normalised(node.output[0]) else bias)  # type: ignore[arg-type]
         nodes += built.nodes
         graph.initializer.extend(built.inits)
         counts[name] = counts.get(name, 0) + 1

@@ -134,3 +134,16 @@ def test_transposed_convs_as_phase_convs_equal_the_transposed_conv(kernel: int, 
     net = nn.Sequential(nn.ConvTranspose2d(6, 5, kernel, stride=2, padding=padding, output_padding=output_padding),
                         nn.InstanceNorm2d(5))
     assert_same_as_torch(net, 6, {"sub-pixel": 1})
+
+
+def test_a_bias_before_an_instance_norm_is_dropped_and_kept_elsewhere() -> None:
+    torch.manual_seed(0)
+    probe = {"x": np.zeros((1, 8, 32, 32), np.float32)}
+    normed = graph(nn.Sequential(nn.Conv2d(8, 6, 3, padding=1), nn.InstanceNorm2d(6)), 8)
+    conv_out = next(n.output[0] for n in normed.graph.node if n.op_type == "Conv")
+    rewrite(normed, probe, min_channels=1)
+    last = next(n for n in normed.graph.node if conv_out in n.output)
+    assert last.op_type == "Slice"  # the crop to size ends the conv: no bias Add, the norm subtracts it again
+    assert_same_as_torch(nn.Sequential(nn.Conv2d(8, 6, 3, padding=1), nn.InstanceNorm2d(6)), 8, {"winograd": 1})
+    assert_same_as_torch(nn.Sequential(nn.Conv2d(8, 6, 3, padding=1), nn.ReLU(), nn.InstanceNorm2d(6)), 8,
+                         {"winograd": 1})
