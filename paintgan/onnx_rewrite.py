@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     import onnx
 
 KERNEL = 3
-POINTS = (0, 1, -1, 2, -2)  # F(4, 3) needs m + 1 finite interpolation points (and infinity): 4x4 output tiles
+POINTS = (0, 1, -1, 2, -2)  # F(4, 3) needs m + 1 finite interpolation points (and infinity)
+TILE = len(POINTS) + 2 - KERNEL  # m: output tiles of 4x4 px
 _Rewrite = Callable[["onnx.NodeProto", np.ndarray, "np.ndarray | None"], "_Builder"]
 MIN_CHANNELS = 256  # narrower convs lost on the dev CPU (128 channels at 128 px: 0.9x)
 # Winograd also needs enough tiles for its matrix products: at a 256 px frame, a 64x64 px output (SPADE's
@@ -121,7 +122,7 @@ def _geometry(node: onnx.NodeProto) -> _Geometry | None:
 def _rewriter(node: onnx.NodeProto, weight: np.ndarray, min_channels: int,
               tiles: float | None) -> tuple[str, _Rewrite] | None:
     """Which rewrite computes this conv faster (its name and the function building its nodes), if any. `tiles`:
-    the conv's 4x4 output tiles in a REFERENCE_SIDE px frame (None: not known, no Winograd)."""
+    the conv's output tiles (TILE x TILE px) in a REFERENCE_SIDE px frame (None: not known, no Winograd)."""
     geometry = _geometry(node)
     if geometry is None or weight.ndim != 4:
         return None
@@ -129,7 +130,7 @@ def _rewriter(node: onnx.NodeProto, weight: np.ndarray, min_channels: int,
     if node.op_type == "ConvTranspose":
         phases = _phases(weight.shape[2:], geometry)
         if geometry.stride > 1 and phases is not None:
-            return "sub-pixel", lambda n, w, bias: _subpixel_nodes(n, w, bias, geometry.stride, phases)
+            return "sub-pixel", lambda n, w, bias: _subpixel_nodes(n, w, bias, geometry, phases)
         return None
     if geometry.stride != 1:
         return None
@@ -285,15 +286,13 @@ def _phases(kernel: tuple[int, ...], g: _Geometry) -> tuple[list[_Phase], list[_
     return axes[0], axes[1]
 
 
-def _subpixel_nodes(node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | None, s: int,
+def _subpixel_nodes(node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | None, geometry: _Geometry,
                     phases: tuple[list[_Phase], list[_Phase]]) -> _Builder:
     """The nodes computing `node` (a stride-s ConvTranspose) as s * s stride-1 convs, one per output phase, each
     with exactly the taps that phase reads (no multiplications by the zeros a transposed conv inserts), their
     outputs interleaved by DepthToSpace."""
     b = _Builder(node.name or node.output[0])
-    geometry = _geometry(node)
-    assert geometry is not None
-    begin = geometry.pads[:2]
+    s, begin = geometry.stride, geometry.pads[:2]
     outs = []
     for (rh, ph), (rw, pw) in itertools.product(enumerate(phases[0]), enumerate(phases[1])):
         taps_h = [s * d + rh + begin[0] for d in range(ph.high, ph.low - 1, -1)]
@@ -313,8 +312,8 @@ def _subpixel_nodes(node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray |
 
 def _output_tiles(model: onnx.ModelProto, convs: list[onnx.NodeProto],
                   probe: dict[str, np.ndarray]) -> dict[str, float]:
-    """Each conv's 4x4 output tiles in a REFERENCE_SIDE px frame, by name of its output: the sizes of one run of
-    the graph on `probe` (a small input: the graphs are fully convolutional, sizes scale with the input)."""
+    """Each conv's output tiles (TILE x TILE px) in a REFERENCE_SIDE px frame, by name of its output: the sizes
+    of one run of the graph on `probe` (a small input: the graphs are fully convolutional, sizes scale with it)."""
     import onnx
     import onnxruntime as ort
 
@@ -330,7 +329,8 @@ def _output_tiles(model: onnx.ModelProto, convs: list[onnx.NodeProto],
     side = max(x.shape[-1] for x in probe.values() if x.ndim == 4)
     scale = REFERENCE_SIDE / side
     out = session.run(names, probe)
-    return {n: float(np.ceil(y.shape[2] * scale / 4) * np.ceil(y.shape[3] * scale / 4)) for n, y in zip(names, out)}
+    return {n: float(np.ceil(y.shape[2] * scale / TILE) * np.ceil(y.shape[3] * scale / TILE))
+            for n, y in zip(names, out, strict=True)}
 
 
 def rewrite(model: onnx.ModelProto, probe: dict[str, np.ndarray] | None = None,
