@@ -134,6 +134,10 @@ def test_transposed_convs_as_phase_convs_equal_the_transposed_conv(kernel: int, 
     net = nn.Sequential(nn.ConvTranspose2d(6, 5, kernel, stride=2, padding=padding, output_padding=output_padding),
                         nn.InstanceNorm2d(5))
     assert_same_as_torch(net, 6, {"sub-pixel": 1})
+    # An RGB output (pix2pix's last layer): every phase in one conv over the union of their taps
+    rgb = nn.Sequential(nn.ConvTranspose2d(6, 3, kernel, stride=2, padding=padding, output_padding=output_padding),
+                        nn.Tanh())
+    assert_same_as_torch(rgb, 6, {"sub-pixel": 1})
 
 
 def test_a_bias_before_an_instance_norm_is_dropped_and_kept_elsewhere() -> None:
