@@ -119,22 +119,22 @@ def _geometry(node: onnx.NodeProto) -> _Geometry | None:
     return _Geometry(strides[0], (pads[0], pads[1], pads[2], pads[3]), (extra[0], extra[1]))
 
 
-def _rewriter(node: onnx.NodeProto, weight: np.ndarray, min_channels: int,
+def _rewriter(node: onnx.NodeProto, shape: tuple[int, ...], min_channels: int,
               tiles: float | None) -> tuple[str, _Rewrite] | None:
     """Which rewrite computes this conv faster (its name and the function building its nodes), if any. `tiles`:
     the conv's output tiles (TILE x TILE px) in a REFERENCE_SIDE px frame (None: not known, no Winograd)."""
     geometry = _geometry(node)
-    if geometry is None or weight.ndim != 4:
+    if geometry is None or len(shape) != 4:
         return None
     pads = geometry.pads
     if node.op_type == "ConvTranspose":
-        phases = _phases(weight.shape[2:], geometry)
+        phases = _phases(shape[2:], geometry)
         if geometry.stride > 1 and phases is not None:
             return "sub-pixel", lambda n, w, bias: _subpixel_nodes(n, w, bias, geometry, phases)
         return None
     if geometry.stride != 1:
         return None
-    o, c, kh, kw = weight.shape
+    o, c, kh, kw = shape
     wide = min(o, c) >= min_channels and tiles is not None and tiles >= MIN_TILES
     if (kh, kw) == (KERNEL, KERNEL) and len(set(pads)) == 1 and pads[0] in (0, 1) and wide:
         return "winograd", lambda n, w, bias: _winograd_nodes(n, w, bias, pads[0])
@@ -360,13 +360,6 @@ def rewrite(model: onnx.ModelProto, probe: dict[str, np.ndarray] | None = None,
 
     graph = model.graph
     inits = {init.name: init for init in graph.initializer}
-
-    def constant(name: str) -> np.ndarray | None:
-        return numpy_helper.to_array(inits[name]) if name in inits else None
-
-    def weight_of(node: onnx.NodeProto) -> np.ndarray | None:
-        return constant(node.input[1]) if node.op_type in ("Conv", "ConvTranspose") and len(node.input) > 1 else None
-
     consumers: dict[str, set[str]] = {}
     for node in graph.node:
         for name in node.input:
@@ -377,30 +370,42 @@ def rewrite(model: onnx.ModelProto, probe: dict[str, np.ndarray] | None = None,
         """Whether only InstanceNorms read this tensor: they subtract each channel's mean, a bias with it."""
         return name not in outputs and consumers.get(name) == {"InstanceNormalization"}
 
-    wide = [n for n in graph.node if n.op_type == "Conv"
-            and (w := weight_of(n)) is not None and w.ndim == 4 and min(w.shape[:2]) >= min_channels]
-    tiles = {} if probe is None else _output_tiles(model, wide, probe)
+    def weight_shape(node: onnx.NodeProto) -> tuple[int, ...] | None:
+        """The constant weight's shape of a (transposed) conv with constant weights and bias; None otherwise."""
+        if node.op_type not in ("Conv", "ConvTranspose") or len(node.input) < 2 or node.input[1] not in inits:
+            return None
+        if len(node.input) > 2 and node.input[2] != "" and node.input[2] not in inits:
+            return None
+        return tuple(inits[node.input[1]].dims)
+
+    def choice(node: onnx.NodeProto, tiles: float | None) -> tuple[str, _Rewrite] | None:
+        shape = weight_shape(node)
+        return None if shape is None else _rewriter(node, shape, min_channels, tiles)
+
+    # Which convs Winograd would take given enough tiles: only those need the probe's sizes
+    candidates = [n for n in graph.node if (c := choice(n, float("inf"))) is not None and c[0] == "winograd"]
+    tiles = {} if probe is None else _output_tiles(model, candidates, probe)
     nodes: list[onnx.NodeProto] = []
     counts: dict[str, int] = {}
     for node in graph.node:
-        weight = weight_of(node)
-        has_bias = len(node.input) > 2 and node.input[2] != ""
-        bias = constant(node.input[2]) if has_bias else None
-        chosen = None if weight is None or (has_bias and bias is None) else _rewriter(
-            node, weight, min_channels, tiles.get(node.output[0]))
+        chosen = choice(node, tiles.get(node.output[0]))
         if chosen is None:
             nodes.append(node)
             continue
         name, build = chosen
+        weight = numpy_helper.to_array(inits[node.input[1]])
+        has_bias = len(node.input) > 2 and node.input[2] != ""
         # A bias before an InstanceNorm changes nothing; in a rewrite it would cost its own pass over the output
-        built = build(node, weight, None if normalised(node.output[0]) else bias)  # type: ignore[arg-type]
+        keep_bias = has_bias and not normalised(node.output[0])
+        built = build(node, weight, numpy_helper.to_array(inits[node.input[2]]) if keep_bias else None)
         nodes += built.nodes
         graph.initializer.extend(built.inits)
         counts[name] = counts.get(name, 0) + 1
     del graph.node[:]
     graph.node.extend(nodes)
+    # Drop what no node reads any more (the replaced biases), in place: copying would copy every weight
     used = {name for node in graph.node for name in node.input}
-    kept = [init for init in graph.initializer if init.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    for i in reversed(range(len(graph.initializer))):
+        if graph.initializer[i].name not in used:
+            del graph.initializer[i]
     return counts
