@@ -64,8 +64,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Families where ONNX Runtime (CPU, fp32) beat torch's fast path at 256 px on the 2-core CPU of docs/PERFORMANCE.md
-# ("ONNX Runtime backend"): faster at 1 and 2 threads, except pix2pix at 2 threads (as fast, on half the CPU
-# time); `backend="auto"` picks ONNX Runtime only for these. SPADE ties (its fast path's one-hot look-up is as
+# ("ONNX Runtime backend"; with the graph rewrites of `onnx_rewrite`, 1.4-1.8x the plain reference at 1 and 2
+# threads where torch's fast path gives 1.0-1.2x); `backend="auto"` picks ONNX Runtime only for these. SPADE ties (its fast path's one-hot look-up is as
 # quick) and light_spade ties at 2 threads: both stay on torch, which needs no export when the model loads.
 ONNX_FASTER = frozenset({"pix2pix", "cyclegan", "ganilla", "light_unet"})
 
