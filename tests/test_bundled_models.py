@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -82,6 +83,29 @@ def test_bundled_model_renders_a_smoke_frame(name: str) -> None:
         assert sky[2] > sky[0] and grass[1] > grass[2], f"sky {sky} should be blue, grass {grass} green"
     if source.ndim == 3:
         assert np.abs(picture.astype(int) - source).mean() > 3, "a restyle changes the picture"
+
+
+def test_sketch_fills_closed_outlines_with_the_material_their_place_suggests() -> None:
+    """The issue's "closed shapes fill": a circle drawn in the sky renders as a white cloud, one on the ground
+    as a dark tree, and the lines stay where they were drawn (the filled region ends at them)."""
+    model = load_model("sketch")
+    ink = np.zeros((256, 256), np.uint8)
+    cv2.line(ink, (0, 150), (255, 150), 255, 2)  # the horizon
+    cv2.circle(ink, (70, 60), 28, 255, 2)  # in the sky
+    cv2.circle(ink, (180, 205), 28, 255, 2)  # on the ground
+    picture = Renderer(model, device="cpu").render(ink).astype(float)
+    yy, xx = np.mgrid[:256, :256]
+
+    def disc(cx: int, cy: int, r: float) -> np.ndarray:
+        return (xx - cx) ** 2 + (yy - cy) ** 2 < r**2
+
+    cloud, tree = picture[disc(70, 60, 18)].mean(0), picture[disc(180, 205, 18)].mean(0)
+    sky = picture[disc(190, 60, 18)].mean(0)  # open sky beside the cloud
+    ground = picture[disc(60, 210, 18) & (yy > 160)].mean(0)
+    assert cloud.mean() > sky.mean() + 20 and cloud.min() > 170, f"cloud {cloud} should be white, sky {sky}"
+    assert tree.mean() < ground.mean() - 10 and tree[1] > tree[2], f"tree {tree}, ground {ground}"
+    outside = picture[disc(70, 60, 42) & ~disc(70, 60, 34)].mean(0)  # just outside the drawn cloud
+    assert cloud.mean() - outside.mean() > 15, "the fill stops at the line"
 
 
 def test_landscape_label_set_names_and_maps_the_ten_classes(capsys: pytest.CaptureFixture[str]) -> None:
