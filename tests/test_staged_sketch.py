@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from train_data import make_labels_folder, make_sketch_folder, scene
 
@@ -20,6 +21,7 @@ from paintgan.cli import main
 from paintgan.errors import CheckpointError, DataError
 from paintgan.eval import evaluate, label_scores
 from paintgan.labels import numbered_labelset
+from paintgan.families import get_family
 from paintgan.families.light_spade import LightSpadeConfig
 from paintgan.families.light_unet import LightUnetConfig
 from paintgan.families.staged import StagedConfig, StagedGenerator
@@ -75,6 +77,20 @@ def test_a_training_sample_is_a_sketch_and_the_label_map_it_outlines(tmp_path: P
     assert np.array_equal(labels.numpy(), expected)
     ink = sketch[0].numpy() < 0  # dark lines on white paper
     assert 0 < ink.mean() < 0.3
+
+
+def test_a_big_sketch_is_read_at_the_scale_the_segmenter_learnt() -> None:
+    config = StagedConfig(LightUnetConfig(1, 4, 8), "light_spade", LightSpadeConfig(input_nc=4, ngf=8), read_side=64)
+    torch.manual_seed(0)
+    net = StagedGenerator(config).eval()
+    ink = torch.from_numpy(outline_labels(scene(np.random.default_rng(4), 64), np.random.default_rng(5), gaps=0.0))
+    small = 1 - ink.float()[None, None] / 127.5
+    big = F.interpolate(small, scale_factor=2, mode="nearest")  # the same drawing on a canvas twice the size
+    with torch.no_grad():
+        expected = F.interpolate(net.seg(small), scale_factor=2, mode="bilinear", align_corners=False).argmax(1)
+        read = net.labels(big).argmax(1)
+    assert read.shape == (1, 128, 128) and (read == expected).float().mean() > 0.9
+    assert not get_family("staged").tiling(config).exact  # a tile would be read at another scale
 
 
 def test_label_scores_give_accuracy_and_iou_per_class_present() -> None:

@@ -8,7 +8,9 @@ bundled `landscape`) paints that map. The map between them is hard (one class a 
 trained on painted maps, so each region gets the painter's own texture instead of a blend.
 
 The state dict holds the two networks under `seg.` and `painter.`; the config holds both configs, so a card
-on disk rebuilds the pair.
+on disk rebuilds the pair. `read_side` is the scale the segmenter learnt (its training crop): a sketch larger than
+that is read reduced to it and the map scaled back, so a 512 px canvas is read as it was drawn, not as a close-up
+(read at full size, the bundled segmenter took half a 512 px sky for sand); the painter paints at full size.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from paintgan.errors import CheckpointError
@@ -26,7 +30,7 @@ from paintgan.families.light_unet import FAMILY as SEGMENTER
 from paintgan.families.light_unet import LightUnetConfig
 from paintgan.families.tiling import chained
 from paintgan.families.tiling import of as tiling_of
-from paintgan.render_core import Tiling
+from paintgan.render_core import Tiling, inexact
 
 NAME = "staged"
 SEG, PAINTER = "seg.", "painter."
@@ -45,6 +49,7 @@ class StagedConfig:
     seg: Any  # LightUnetConfig: sketch (1 channel) -> one logit per class
     painter_family: str
     painter: Any  # the painter family's config
+    read_side: int = 0  # 0: the segmenter reads the sketch as it is; else reduced to at most this side
 
     def __post_init__(self) -> None:
         # Cards on disk give plain dicts; rebuild the typed configs so both halves validate themselves.
@@ -56,6 +61,7 @@ class StagedConfig:
         channels = getattr(self.painter, "input_nc", None)
         check(channels is not None and self.seg.output_nc == channels, NAME,
               f"the segmenter gives {self.seg.output_nc} classes but the painter takes {channels} channels")
+        check(self.read_side >= 0, NAME, f"read_side must be >= 0, got {self.read_side}")
 
 
 class StagedGenerator(nn.Module):
@@ -63,10 +69,29 @@ class StagedGenerator(nn.Module):
         super().__init__()
         self.seg = SEGMENTER.build(config.seg)
         self.painter = get_family(config.painter_family).build(config.painter)
+        self.read_side = config.read_side
+        self.seg_multiple = int(SEGMENTER.size_multiple(config.seg))
+
+    def read(self, sketch: Tensor) -> Tensor:
+        """Class logits at the sketch's size, read at the segmenter's own scale (see the module notes)."""
+        if self.read_side <= 0:
+            return self.seg(sketch)
+        h, w = sketch.shape[2], sketch.shape[3]
+        # Arithmetic on the sizes as tensors: the ONNX tracer keeps it symbolic, so a graph exported with free H and
+        # W applies the same rule at every size as torch does.
+        hf, wf = torch.as_tensor(h, dtype=torch.float32), torch.as_tensor(w, dtype=torch.float32)
+        factor = torch.clamp(torch.ceil(torch.maximum(hf, wf) / self.read_side), min=1)
+        m = self.seg_multiple
+        small_h = (torch.clamp(torch.round(hf / factor / m), min=1) * m).long()
+        small_w = (torch.clamp(torch.round(wf / factor / m), min=1) * m).long()
+        # Thin pen lines would fall between the samples of a plain reduction; thickened by a pixel first they stay.
+        lines = torch.where(factor > 1, -F.max_pool2d(-sketch, 3, 1, 1), sketch)
+        small = F.interpolate(lines, size=(small_h, small_w), mode="bilinear", align_corners=False)
+        return F.interpolate(self.seg(small), size=(h, w), mode="bilinear", align_corners=False)
 
     def labels(self, sketch: Tensor) -> Tensor:
         """One-hot label map (B x classes x H x W) the segmenter reads from the lines."""
-        logits = self.seg(sketch)
+        logits = self.read(sketch)
         # max-equality instead of argmax + one_hot: the same map, and it exports to ONNX as three plain ops
         return (logits == logits.amax(1, keepdim=True)).to(logits.dtype)
 
@@ -103,9 +128,9 @@ def detect(sd: dict[str, Tensor]) -> StagedConfig | None:
 
 
 def compose(segmenter: nn.Module, seg_config: LightUnetConfig, painter: nn.Module, painter_family: str,
-            painter_config: Any) -> tuple[StagedConfig, StagedGenerator]:
+            painter_config: Any, read_side: int = 0) -> tuple[StagedConfig, StagedGenerator]:
     """A staged generator holding the given weights (copied), e.g. a trained segmenter and a bundled painter."""
-    config = StagedConfig(seg_config, painter_family, painter_config)
+    config = StagedConfig(seg_config, painter_family, painter_config, read_side)
     net = StagedGenerator(config)
     net.seg.load_state_dict(segmenter.state_dict(), strict=True)
     net.painter.load_state_dict(painter.state_dict(), strict=True)
@@ -115,7 +140,10 @@ def compose(segmenter: nn.Module, seg_config: LightUnetConfig, painter: nn.Modul
 def tiling(config: StagedConfig) -> Tiling:
     """The painter reads the segmenter's map at full resolution: their reaches add. The map between them is an
     argmax, so a tile equals the full render only where both compute the same floats; they do, as the context
-    is aligned to both networks' strides (checked by the tests)."""
+    is aligned to both networks' strides (checked by the tests). A model that reads at a reduced scale sets that
+    scale from the size of what it is given, so a tile is read at another scale than the whole: never exact."""
+    if config.read_side > 0:
+        return inexact(f"{NAME}: reads the whole sketch at a scale set by its size (read_side {config.read_side})")
     return chained(NAME, tiling_of(SEGMENTER, config.seg), tiling_of(get_family(config.painter_family), config.painter))
 
 

@@ -156,8 +156,9 @@ def _classes(label_set: LabelSet | None) -> list[tuple[int, str]]:
     return [] if label_set is None else [(label.index, label.name) for label in label_set]
 
 
-def join_painter(segmenter: Model, painter_source: str | Path) -> Model:
-    """A `staged` sketch model: the run's segmenter reads lines as the label map `painter_source` paints."""
+def join_painter(segmenter: Model, painter_source: str | Path, read_side: int = 0) -> Model:
+    """A `staged` sketch model: the run's segmenter reads lines as the label map `painter_source` paints, at most
+    `read_side` px a side (its training size: see `families.staged`)."""
     from paintgan.families.staged import compose
 
     painter = load_model(painter_source)
@@ -168,7 +169,7 @@ def join_painter(segmenter: Model, painter_source: str | Path) -> Model:
         raise CheckpointError(f"{painter_source} paints the classes {_classes(painter.card.label_set)} but the "
                               f"segmenter gives {_classes(segmenter.card.label_set)}; expected the same label set")
     config, net = compose(segmenter.generator, segmenter.config, painter.generator, painter.card.family,
-                          painter.config)
+                          painter.config, read_side)
     family = get_family("staged")
     card = segmenter.card
     card.family, card.config = family.name, json.loads(json.dumps(asdict(config)))
@@ -195,7 +196,7 @@ def export_run(run_dir: str | Path, output: str | Path, *, which: str = "A", raw
         if not segmenter:
             raise CheckpointError(f"{run_dir} trained a picture generator; --painter is only for segmenter runs "
                                   "(paintgan train --target labels)")
-        model = join_painter(model, painter)
+        model = join_painter(model, painter, int(info["size"]))
     card = model.card
     if name:
         card.name = _model_name(name)
