@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from paintgan.families import get_family
 from paintgan.families.light_spade import LightSpadeConfig
 from paintgan.families.light_unet import LightUnetConfig
 from paintgan.families.staged import StagedConfig, StagedGenerator
-from paintgan.models import load_model
+from paintgan.models import Model, ModelCard, load_model
 from paintgan.render import Renderer
 from paintgan.sketch import outline_labels
 from paintgan.train.config import resolve_config
@@ -91,6 +92,14 @@ def test_a_big_sketch_is_read_at_the_scale_the_segmenter_learnt() -> None:
         read = net.labels(big).argmax(1)
     assert read.shape == (1, 128, 128) and (read == expected).float().mean() > 0.9
     assert not get_family("staged").tiling(config).exact  # a tile would be read at another scale
+    # the lite build's ONNX graph applies the same rule at a size it was not traced at
+    pytest.importorskip("onnxruntime")
+    card = ModelCard("tiny-staged", "staged", asdict(config), "sketch", 1, get_family("staged").size_multiple(config))
+    model = Model(card, net)
+    lines = (255 - outline_labels(scene(np.random.default_rng(6), 160), np.random.default_rng(7))).astype(np.uint8)
+    torch_picture = Renderer(model, backend="torch").render(255 - lines).astype(int)
+    onnx_picture = Renderer(model, backend="onnx").render(255 - lines).astype(int)
+    assert np.abs(torch_picture - onnx_picture).max() <= 2
 
 
 def test_label_scores_give_accuracy_and_iou_per_class_present() -> None:

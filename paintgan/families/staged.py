@@ -77,15 +77,24 @@ class StagedGenerator(nn.Module):
         if self.read_side <= 0:
             return self.seg(sketch)
         h, w = sketch.shape[2], sketch.shape[3]
-        # Arithmetic on the sizes as tensors: the ONNX tracer keeps it symbolic, so a graph exported with free H and
-        # W applies the same rule at every size as torch does.
-        hf, wf = torch.as_tensor(h, dtype=torch.float32), torch.as_tensor(w, dtype=torch.float32)
-        factor = torch.clamp(torch.ceil(torch.maximum(hf, wf) / self.read_side), min=1)
         m = self.seg_multiple
-        small_h = (torch.clamp(torch.round(hf / factor / m), min=1) * m).long()
-        small_w = (torch.clamp(torch.round(wf / factor / m), min=1) * m).long()
         # Thin pen lines would fall between the samples of a plain reduction; thickened by a pixel first they stay.
-        lines = torch.where(factor > 1, -F.max_pool2d(-sketch, 3, 1, 1), sketch)
+        thick = -F.max_pool2d(-sketch, 3, 1, 1)
+        if torch.jit.is_tracing():
+            # Arithmetic on the sizes as tensors: the ONNX tracer keeps it symbolic, so a graph exported with free
+            # H and W applies the same rule at every size as the eager branch below.
+            hf, wf = torch.as_tensor(h, dtype=torch.float32), torch.as_tensor(w, dtype=torch.float32)
+            factor = torch.clamp(torch.ceil(torch.maximum(hf, wf) / self.read_side), min=1)
+            small_h = (torch.clamp(torch.round(hf / factor / m), min=1) * m).long()
+            small_w = (torch.clamp(torch.round(wf / factor / m), min=1) * m).long()
+            lines = torch.where(factor > 1, thick, sketch)
+        else:
+            # Plain ints in eager mode (also on the meta device, where FLOPs are counted)
+            steps = max(1, math.ceil(max(h, w) / self.read_side))
+            if steps == 1:
+                return self.seg(sketch)
+            small_h, small_w = max(1, round(h / steps / m)) * m, max(1, round(w / steps / m)) * m
+            lines = thick
         small = F.interpolate(lines, size=(small_h, small_w), mode="bilinear", align_corners=False)
         return F.interpolate(self.seg(small), size=(h, w), mode="bilinear", align_corners=False)
 
