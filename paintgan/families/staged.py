@@ -16,7 +16,7 @@ that is read reduced to it and the map scaled back, so a 512 px canvas is read a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,6 +30,7 @@ from paintgan.families.light_unet import FAMILY as SEGMENTER
 from paintgan.families.light_unet import LightUnetConfig
 from paintgan.families.tiling import chained
 from paintgan.families.tiling import of as tiling_of
+from paintgan.models import config_from_dict
 from paintgan.render_core import Tiling, inexact
 
 NAME = "staged"
@@ -37,11 +38,7 @@ SEG, PAINTER = "seg.", "painter."
 
 
 def _config_of(cls: type, value: Any) -> Any:
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, dict) or set(value) - {f.name for f in fields(cls)}:
-        raise CheckpointError(f"invalid {NAME} config: {value!r} is not a {cls.__name__}")
-    return cls(**value)
+    return value if isinstance(value, cls) else config_from_dict(cls, value)
 
 
 @dataclass(frozen=True)
