@@ -405,7 +405,7 @@ class RenderWorker(QObject):
         c = overlap
         redo = [box for box in tiles(w, h, TILE)
                 if changed[max(box.y0 - c, 0) : box.y1 + c, max(box.x0 - c, 0) : box.x1 + c].any()]
-        cost = sum((min(b.x1 + c, w) - max(b.x0 - c, 0)) * (min(b.y1 + c, h) - max(b.y0 - c, 0)) for b in redo)
+        cost = sum(ctx.width * ctx.height for ctx in (renderer.context_box(b, w, h) for b in redo))
         if cost >= h * w and h * w <= WHOLE_MAX_PIXELS:
             picture = renderer.render(source, style=req.style, seed=req.seed)
         else:

@@ -222,6 +222,12 @@ def tiled_renderer(fake, exact: bool):  # noqa: ANN001, ANN201
         def latent(self, style=None, seed=None):  # noqa: ANN001, ANN201
             return None
 
+        def context_box(self, box, w, h, overlap=None):  # noqa: ANN001, ANN201
+            from paintgan.render_core import Box
+
+            c = self.tiling.overlap  # the engine also aligns it to the size multiple; this stand-in has none
+            return Box(max(box.x0 - c, 0), max(box.y0 - c, 0), min(box.x1 + c, w), min(box.y1 + c, h))
+
         def render_region(self, source, box, latent=None):  # noqa: ANN001, ANN201
             self.boxes.append((box.x0, box.y0))
             return self.render(source[box.y0 : box.y1, box.x0 : box.x1])
