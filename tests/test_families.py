@@ -43,8 +43,10 @@ def randomize(net: nn.Module, seed: int = 0) -> nn.Module:
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in net.state_dict().items():
-            if not t.is_floating_point():
+            if name.endswith("num_batches_tracked"):
                 t.fill_(int(torch.randint(1000, 50000, (1,), generator=gen)))
+            elif not t.is_floating_point():  # settings stored with the weights (light_spade's reflect_classes)
+                continue
             elif name.endswith("running_var"):
                 t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
             elif name.endswith("running_mean") or name.endswith("bias"):
@@ -101,6 +103,7 @@ CASES: list[tuple[str, Any]] = [
     ("light_spade", LightSpadeConfig(11, 8, 3, 2, 8, 0, "batch")),
     ("light_spade", LightSpadeConfig(5, 4, 2, 0, 4, 16, "instance")),
     ("light_spade", LightSpadeConfig(12, 8, 4, 3, 16, 8, "batch")),
+    ("light_spade", LightSpadeConfig(7, 4, 2, 1, 4, 0, "batch", (3, 5))),
     ("light_unet", LightUnetConfig(3, 3, 8, 4, 2, "batch")),
     ("light_unet", LightUnetConfig(1, 3, 4, 2, 0, "instance")),
     ("light_unet", LightUnetConfig(1, 3, 8, 5, 3, "batch")),
@@ -134,6 +137,31 @@ def test_ganilla_widths_given_as_text_say_a_list_is_expected() -> None:
 
     with pytest.raises(CheckpointError, match=r"widths must be a list of 4 numbers such as \[64, 128, 128, 256\]"):
         GanillaConfig(widths="24,48,48,96")  # type: ignore[arg-type]
+
+
+def test_light_spade_water_reads_the_mirror_image_of_what_stands_above_its_shore() -> None:
+    from paintgan.families.light_spade import mirror_image
+
+    sky, mountain, water, grass = 0, 1, 2, 3
+    labels = np.full((12, 3), sky)
+    labels[3:6, 0] = mountain  # a peak standing on the shore of column 0
+    labels[6:, 0] = water
+    labels[:, 1] = water  # column 1 is water to the top: nothing stands above it to mirror
+    labels[:8, 2], labels[8:, 2] = grass, water
+    seg = torch.nn.functional.one_hot(torch.as_tensor(labels), 4).permute(2, 0, 1)[None].float()
+    mirrored = mirror_image(seg, (water,))[0]
+    seen = mirrored.sum(0)
+    assert mirrored[:, :, 0].argmax(0)[6:].tolist() == [mountain] * 3 + [sky] * 3  # rows 5, 4, 3, then 2, 1, 0
+    assert seen[:6, 0].sum() == 0 and seen[6:, 0].tolist() == [1.0] * 6
+    assert seen[:, 1].sum() == 0
+    assert mirrored[:, 8:, 2].argmax(0).tolist() == [grass] * 4 and seen[8:, 2].tolist() == [1.0] * 4
+
+
+def test_light_spade_with_reflections_does_not_tile_and_refuses_a_foreign_class() -> None:
+    config = LightSpadeConfig(5, 4, 2, 1, 4, reflect=[2])
+    assert config.reflect == (2,) and not get_family("light_spade").tiling(config).exact
+    with pytest.raises(CheckpointError, match=r"reflect must list distinct label indices below input_nc 5"):
+        LightSpadeConfig(5, reflect=(7,))
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

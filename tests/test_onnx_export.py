@@ -86,6 +86,17 @@ def test_every_family_renders_the_torch_picture_through_onnx_runtime(family: str
         assert np.abs(lite.render(source).astype(int) - torch_ref.render(source).astype(int)).max() <= 1
 
 
+def test_light_spade_reflections_follow_the_shore_at_every_size_through_onnx(tmp_path: Path) -> None:
+    model = built("light_spade", LightSpadeConfig(input_nc=7, ngf=8, hidden=8, reflect=(3,)))
+    lite = OnnxRenderer(load_onnx_model(export_onnx(model, tmp_path / "m.onnx")), threads=1)
+    ref = Renderer(model, device="cpu", fast=False)
+    for h, w in ((64, 64), (200, 136)):  # the traced size, then a taller one: the shore search is not unrolled
+        source = source_for(model, h, w)
+        source[h // 2 :] = 3  # a lake under whatever the top half holds
+        got, want = lite.render_tensor(source), ref.render_tensor(source).numpy()
+        assert float(np.abs(got - want).max()) <= TOLERANCE, (h, w)
+
+
 def test_spade_with_a_vae_is_exported_for_one_size_and_draws_torchs_z_for_a_seed(tmp_path: Path) -> None:
     config = SpadeConfig(label_nc=5, contain_dontcare=True, instance_edges=False, ngf=4, use_vae=True, z_dim=32,
                          crop_size=128)

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from paintgan.datagen import restyle_pairs
+from paintgan.errors import DataError
 from paintgan.teachers import TeacherError
 from paintgan.teachers import magenta
 from shared_paths import DATA, needs_shared
@@ -201,6 +202,54 @@ def test_pairs_are_written_as_a_and_b_and_resume_skips_done_ones(tmp_path: Path)
 
     (out / "B" / names[1]).unlink()
     assert restyle_pairs.generate(out, crops, invert, teacher_size=320) == 1
+
+
+def _scenes(folder: Path, count: int = 3) -> Path:
+    """Scene folder as `paintgan.datagen.build` writes it: index label maps and their composed pictures."""
+    (folder / "labels").mkdir(parents=True)
+    (folder / "images").mkdir()
+    for i in range(count):
+        labels = np.zeros((256, 256), np.uint8)
+        labels[128 + 20 * i :] = 5  # sky over water, the shore a little lower in each scene
+        Image.fromarray(labels).save(folder / "labels" / f"{i:06d}.png")
+        Image.fromarray(_picture(256, 256, seed=i)).save(folder / "images" / f"{i:06d}.png")
+    return folder
+
+
+def test_scene_pairs_put_the_painters_render_against_the_teachers_restyle_of_the_scene_picture(tmp_path: Path) -> None:
+    photos = restyle_pairs.list_pictures(_photos(tmp_path / "photos"))
+    scenes = restyle_pairs.list_scenes(_scenes(tmp_path / "scenes"))
+    sizes = {p: restyle_pairs.picture_size(p) for p in [*photos, *scenes]}
+    plan = [restyle_pairs.plan_crop(i, photos, [], sizes, seed=0, extra_share=0, min_fraction=0.5, scenes=scenes,
+                                    scene_share=0.5) for i in range(40)]
+    from_scenes = [c for c in plan if c.scene]
+    assert 5 < len(from_scenes) < 35, "about half the pairs should come from scenes"
+    assert all(c.source in scenes and c.side == 256 for c in from_scenes)
+
+    def paint(labels: np.ndarray) -> np.ndarray:  # a flat painter: water dark blue, sky light
+        return np.where(labels[..., None] == 5, [20, 40, 120], [200, 220, 250]).astype(np.uint8)
+
+    crop = restyle_pairs.Crop(scenes[2], 0, 0, 256, False, scene=True)
+    out = tmp_path / "set"
+    assert restyle_pairs.generate(out, [crop], lambda p: 255 - p, teacher_size=256, paint=paint) == 1
+    a = np.asarray(Image.open(next((out / "A").iterdir())))
+    b = np.asarray(Image.open(next((out / "B").iterdir())))
+    assert (a[:150] == [200, 220, 250]).all() and (a[200:] == [20, 40, 120]).all(), "A is the painter's render"
+    composed = np.asarray(Image.open(restyle_pairs.scene_picture(scenes[2])))
+    assert np.abs(255 - composed.astype(int) - b).max() <= 1, "B is the teacher's restyle of the scene's picture"
+
+
+def test_scene_folders_that_cannot_give_pairs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenes = _scenes(tmp_path / "scenes")
+    (scenes / "images" / "000001.png").unlink()
+    with pytest.raises(DataError, match=r"images/000001.png is missing; expected one picture per label map"):
+        restyle_pairs.list_scenes(scenes)
+    with pytest.raises(DataError, match="lacks labels/ or images/"):
+        restyle_pairs.list_scenes(tmp_path)
+    photos = _photos(tmp_path / "photos")
+    code = restyle_pairs.main(["--style", "monet", "--photos", str(photos), "--out", str(tmp_path / "o"),
+                               "--scenes", str(scenes)])
+    assert code == 2 and "--scenes and --painter go together" in capsys.readouterr().err
 
 
 @needs_teacher

@@ -7,7 +7,16 @@ and the whole shorter side, so the student sees both close-up texture and whole 
 from its own random stream (seed, index): an interrupted run resumes where it stopped, and `pairs.csv` records
 which picture and which box every pair came from (the photo's licence travels with its pairs).
 
+Scene pairs (`--scenes DIR --painter MODEL`) teach a restyle the app's own pictures. A generated scene (a label
+map in `DIR/labels/` and its picture composed from photo textures in `DIR/images/`) gives a pair whose content
+is the painter's render of the label map, exactly what the app shows beside the canvas, and whose target is the
+teacher's restyle of the composed picture of the same map. The teacher restyles textured, photo-like pictures
+well, but on the painter's smoother renders it rings clouds with dark halos, frames the border and lays a grid
+over flat fields; trained on these pairs the student paints a render as the teacher paints the matching photo.
+
     python -m paintgan.datagen.restyle_pairs --style monet --out DIR --count 1500
+    python -m paintgan.datagen.restyle_pairs --style monet --out DIR --count 600 --scenes SCENES --painter landscape \
+        --scene-share 1
     python -m paintgan.datagen.restyle_pairs --style monet --sheet sheet.jpg --count 12
 """
 
@@ -20,7 +29,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -28,12 +37,13 @@ import numpy as np
 from PIL import Image
 
 from paintgan.errors import DataError, PaintGANError
-from paintgan.images import read_rgb, write_bytes_atomic, write_image
+from paintgan.images import read_indices, read_rgb, write_bytes_atomic, write_image
 from paintgan.teachers.magenta import STYLE_SETTINGS, make_teacher, resize
 
 PAIR_SIZE = 256
 PICTURE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 Stylizer = Callable[[np.ndarray], np.ndarray]
+Painter = Callable[[np.ndarray], np.ndarray]  # label indices H x W -> the picture H x W x 3 uint8
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class Crop:
     y: int
     side: int
     flip: bool
+    scene: bool = False  # source is a scene's label map: content = its render, teacher input = its picture
 
 
 def list_pictures(folder: Path) -> list[Path]:
@@ -56,6 +67,23 @@ def list_pictures(folder: Path) -> list[Path]:
     return files
 
 
+def list_scenes(folder: Path) -> list[Path]:
+    """The label maps of a scene folder (`labels/` beside `images/`, as `paintgan.datagen.build` writes it)."""
+    labels = folder / "labels"
+    if not labels.is_dir() or not (folder / "images").is_dir():
+        raise DataError(f"scene folder {folder} lacks labels/ or images/; expected a `paintgan.datagen.build` output")
+    maps = sorted(p for p in labels.iterdir() if p.suffix.lower() == ".png")
+    missing = [p.name for p in maps if not scene_picture(p).is_file()]
+    if not maps or missing:
+        raise DataError(f"scene folder {folder}: " + (f"images/{missing[0]} is missing" if missing else
+                        "labels/ holds no PNG label maps") + "; expected one picture per label map")
+    return maps
+
+
+def scene_picture(label_map: Path) -> Path:
+    return label_map.parent.parent / "images" / label_map.name
+
+
 def plan_crop(
     index: int,
     photos: Sequence[Path],
@@ -65,10 +93,13 @@ def plan_crop(
     seed: int,
     extra_share: float,
     min_fraction: float,
+    scenes: Sequence[Path] = (),
+    scene_share: float = 0.0,
 ) -> Crop:
     """The crop for pair `index`, the same on every run with the same seed and folders."""
     rng = np.random.default_rng([seed, index])
-    pool = extras if extras and rng.random() < extra_share else photos
+    is_scene = bool(scenes) and rng.random() < scene_share
+    pool = scenes if is_scene else extras if extras and rng.random() < extra_share else photos
     source = pool[int(rng.integers(len(pool)))]
     width, height = sizes[source]
     short = min(width, height)
@@ -76,7 +107,7 @@ def plan_crop(
     side = int(round(np.exp(rng.uniform(np.log(low), np.log(short)))))
     x = int(rng.integers(width - side + 1))
     y = int(rng.integers(height - side + 1))
-    return Crop(source, x, y, side, bool(rng.random() < 0.5))
+    return Crop(source, x, y, side, bool(rng.random() < 0.5), is_scene)
 
 
 def picture_size(path: Path) -> tuple[int, int]:
@@ -94,10 +125,19 @@ def cut(crop: Crop, picture: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(resize(np.ascontiguousarray(region), size, size))
 
 
-def make_pair(crop: Crop, stylize: Stylizer, teacher_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(content, teacher output), both PAIR_SIZE square uint8; the teacher sees the crop at its own size."""
-    picture = read_rgb(crop.source)
-    content = cut(crop, picture, PAIR_SIZE)
+def make_pair(
+    crop: Crop, stylize: Stylizer, teacher_size: int, paint: Painter | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(content, teacher output), both PAIR_SIZE square uint8; the teacher sees the crop at its own size. A scene
+    crop's content is `paint` of its label map, and the teacher sees the scene's composed picture."""
+    if crop.scene:
+        if paint is None:
+            raise DataError(f"pair from scene {crop.source.name} needs a painter; expected --painter MODEL")
+        picture = read_rgb(scene_picture(crop.source))
+        content = cut(crop, paint(read_indices(crop.source)), PAIR_SIZE)
+    else:
+        picture = read_rgb(crop.source)
+        content = cut(crop, picture, PAIR_SIZE)
     styled = stylize(cut(crop, picture, teacher_size))
     return content, resize(styled, PAIR_SIZE, PAIR_SIZE)
 
@@ -153,6 +193,7 @@ def generate(
     stylize: Stylizer,
     teacher_size: int,
     progress: Callable[[int, int, float], None] | None = None,
+    paint: Painter | None = None,
 ) -> int:
     """Write every pair not already there; returns how many were made now."""
     (out / "A").mkdir(parents=True, exist_ok=True)
@@ -163,7 +204,7 @@ def generate(
         a_path, b_path = out / "A" / f"{name}.png", out / "B" / f"{name}.png"
         if a_path.exists() and b_path.exists():
             continue
-        content, styled = make_pair(crop, stylize, teacher_size)
+        content, styled = make_pair(crop, stylize, teacher_size, paint)
         write_image(a_path, content)
         # B last: a pair counts as done once B exists, so a kill between the two writes redoes the pair.
         write_image(b_path, styled)
@@ -182,6 +223,16 @@ def _report(total: int) -> Callable[[int, int, float], None]:
     return report
 
 
+def _painter(name: str, threads: int) -> Painter:
+    import torch
+
+    from paintgan.models import load_model
+    from paintgan.render import Renderer
+
+    torch.set_num_threads(max(1, threads))
+    return Renderer(load_model(name), device="cpu").render
+
+
 def build_parser() -> argparse.ArgumentParser:
     repo_shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
     p = argparse.ArgumentParser(prog="python -m paintgan.datagen.restyle_pairs", description=__doc__.split("\n")[0])
@@ -192,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--photos", type=Path, default=repo_shared / "photos")
     p.add_argument("--extra", type=Path, help="more content pictures (e.g. generated scenes)")
     p.add_argument("--extra-share", type=float, default=0.3, help="share of pairs drawn from --extra")
+    p.add_argument("--scenes", type=Path, help="generated scenes (labels/ + images/) for pairs of the painter's "
+                   "renders -> the teacher's restyle of the scene's picture")
+    p.add_argument("--painter", help="label model that renders --scenes (a bundled name or a .safetensors file)")
+    p.add_argument("--scene-share", type=float, default=0.5, help="share of pairs drawn from --scenes")
     p.add_argument("--styles-dir", type=Path, help="the style folder (default: the teacher's)")
     p.add_argument("--min-fraction", type=float, default=0.2, help="smallest crop, share of the shorter side")
     p.add_argument("--seed", type=int, default=0)
@@ -204,27 +259,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if (args.out is None) == (args.sheet is None):
             raise DataError("give exactly one of --out DIR (a data set) or --sheet FILE.jpg (a contact sheet)")
-        if args.count < 1 or not 0.0 < args.min_fraction <= 1.0 or not 0.0 <= args.extra_share <= 1.0:
-            raise DataError("--count must be >= 1, --min-fraction in (0, 1] and --extra-share in [0, 1]")
+        shares = (args.extra_share, args.scene_share)
+        if args.count < 1 or not 0.0 < args.min_fraction <= 1.0 or not all(0.0 <= s <= 1.0 for s in shares):
+            raise DataError("--count must be >= 1, --min-fraction in (0, 1], --extra-share and --scene-share in [0, 1]")
+        if (args.scenes is None) != (args.painter is None):
+            raise DataError("--scenes and --painter go together: the painter renders the scenes' label maps")
         photos = list_pictures(args.photos)
         extras = list_pictures(args.extra) if args.extra else []
-        sizes = {p: picture_size(p) for p in [*photos, *extras]}
+        scenes = list_scenes(args.scenes) if args.scenes else []
+        sizes = {p: picture_size(p) for p in [*photos, *extras, *scenes]}
         crops = [
-            plan_crop(
-                i, photos, extras, sizes, seed=args.seed, extra_share=args.extra_share, min_fraction=args.min_fraction
-            )
+            plan_crop(i, photos, extras, sizes, seed=args.seed, extra_share=args.extra_share,
+                      min_fraction=args.min_fraction, scenes=scenes, scene_share=args.scene_share)
             for i in range(args.count)
         ]
+        paint = _painter(args.painter, args.threads) if args.painter else None
         teacher = make_teacher(args.style, args.styles_dir, threads=args.threads)
         teacher_size = teacher.settings.content_size
         if args.sheet is not None:
-            pairs = [make_pair(c, teacher.stylize, teacher_size) for c in crops]
+            pairs = [make_pair(c, teacher.stylize, teacher_size, paint) for c in crops]
             write_jpeg(args.sheet, contact_sheet(pairs))
             print(f"wrote {args.sheet}", file=sys.stderr)
             return 0
         out: Path = args.out
-        roots = {"photos": args.photos.resolve(), **({"extra": args.extra.resolve()} if args.extra else {})}
-        crops = [Crop(c.source.resolve(), c.x, c.y, c.side, c.flip) for c in crops]
+        roots = {"photos": args.photos.resolve(), **({"extra": args.extra.resolve()} if args.extra else {}),
+                 **({"scenes": args.scenes.resolve()} if args.scenes else {})}
+        crops = [replace(c, source=c.source.resolve()) for c in crops]
         card = {
             "style": args.style,
             "teacher": "paintgan.teachers.magenta (Magenta arbitrary image stylization, Ghiasi et al. 2017)",
@@ -237,12 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": args.seed,
             "min_fraction": args.min_fraction,
             "extra_share": args.extra_share if args.extra else 0.0,
+            "scene_share": args.scene_share if args.scenes else 0.0,
+            "painter": args.painter,
             "sources": {name: str(root) for name, root in roots.items()},
         }
         out.mkdir(parents=True, exist_ok=True)
         write_records(out, crops, roots, card)
         start = time.monotonic()
-        made = generate(out, crops, teacher.stylize, teacher_size, _report(args.count))
+        made = generate(out, crops, teacher.stylize, teacher_size, _report(args.count), paint)
         seconds = time.monotonic() - start
         print(f"made {made} pairs in {seconds:.0f} s ({made / max(seconds, 1e-9):.2f} pairs/s) in {out}",
               file=sys.stderr)

@@ -13,6 +13,11 @@ their meaning), reshaped for CPU cost:
   region borders stay pixel-sharp;
 * optional global noise `z` (z_dim > 0): a Linear maps it to a scale and shift of the bottleneck features, for
   seed-driven variation of the whole picture; `forward(seg, z=None)` draws it as SPADE does;
+* optional reflections (`reflect`: the label indices of water-like classes): a mirror surface shows what
+  stands above its shoreline, at any distance up the column, far beyond what convs of this size can see. So
+  the network reads, beside the label map, its mirror image: for each pixel of a reflecting class, the one-hot
+  of the pixel mirrored about its column's shoreline (the last row above it of another class), as the training
+  scenes compose it (`paintgan.datagen.compose`). Every layer that reads the label map reads both;
 * NHWC memory layout inside (oneDNN's depthwise convs are 10-30x faster in it on a CPU).
 The norm is parameter-free BatchNorm by default (a fixed affine map in eval, so free at render time).
 
@@ -26,7 +31,7 @@ SPADE at ngf 64 (coco) is 97 M params and 191 GMAC a frame: about 430x the work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +42,7 @@ from paintgan.families import Family, register
 from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, ToOutput, channels_last, upsample2
 from paintgan.families.layout import check, count_children, matches, shape
 from paintgan.families.tiling import Reach, exact, instance_norm
-from paintgan.render_core import Tiling
+from paintgan.render_core import Tiling, inexact
 
 NAME = "light_spade"
 
@@ -51,9 +56,13 @@ class LightSpadeConfig:
     hidden: int = 32
     z_dim: int = 0
     norm: str = "batch"
+    reflect: tuple[int, ...] = field(default=())  # label indices of classes that mirror what stands above them
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "reflect", tuple(int(i) for i in self.reflect))  # cards on disk give lists
         check(min(self.input_nc, self.ngf, self.hidden) >= 1, NAME, "input_nc, ngf and hidden must be >= 1")
+        check(all(0 <= i < self.input_nc for i in self.reflect) and len(set(self.reflect)) == len(self.reflect),
+              NAME, f"reflect must list distinct label indices below input_nc {self.input_nc}, got {self.reflect}")
         check(self.n_down >= 1 and self.n_blocks >= 0 and self.z_dim >= 0, NAME, "n_down >= 1, n_blocks, z_dim >= 0")
         check(self.norm in LIGHT_NORMS, NAME, f"norm must be one of {LIGHT_NORMS}, got {self.norm!r}")
 
@@ -61,6 +70,11 @@ class LightSpadeConfig:
     def widths(self) -> list[int]:
         """Channel width at each resolution, coarsest first."""
         return [self.ngf * 2**i for i in reversed(range(self.n_down))]
+
+    @property
+    def cond_nc(self) -> int:
+        """Channels every label-reading layer takes: the one-hot map, and its mirror image when reflecting."""
+        return self.input_nc * (2 if self.reflect else 1)
 
     @property
     def latent_dim(self) -> int:
@@ -88,20 +102,25 @@ class LightSpadeGenerator(nn.Module):
         super().__init__()
         c, w = config, config.widths
         self.config = c
-        self.head = nn.Conv2d(c.input_nc, w[0], 3, padding=1)
+        self.head = nn.Conv2d(c.cond_nc, w[0], 3, padding=1)
         self.embeds = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(c.input_nc, c.hidden, 3, padding=1), nn.ReLU()) for _ in range(c.n_down)
+            nn.Sequential(nn.Conv2d(c.cond_nc, c.hidden, 3, padding=1), nn.ReLU()) for _ in range(c.n_down)
         )
         self.middle = nn.ModuleList(LightSpadeBlock(w[0], c.hidden, c.norm) for _ in range(c.n_blocks))
         # Widths halve with a 1x1 conv BEFORE each x2 upsampling, so no block runs wide at the finer level.
         self.reduce = nn.ModuleList(nn.Conv2d(a, b, 1, bias=False) for a, b in zip(w, w[1:], strict=False))
         self.ups = nn.ModuleList(LightSpadeBlock(b, c.hidden, c.norm) for b in w[1:])
-        self.out = ToOutput(w[-1], c.input_nc, 3)
+        self.out = ToOutput(w[-1], c.cond_nc, 3)
         if c.z_dim:
             self.z_fc = nn.Linear(c.z_dim, 2 * w[0])
+        if c.reflect:
+            # Stored with the weights, so a checkpoint without a card still says which classes reflect.
+            self.register_buffer("reflect_classes", torch.tensor(c.reflect, dtype=torch.int64))
 
     def forward(self, seg: Tensor, z: Tensor | None = None) -> Tensor:
         c = self.config
+        if c.reflect:
+            seg = torch.cat([seg, mirror_image(seg, c.reflect)], 1)
         seg = channels_last(seg)
         levels = [F.avg_pool2d(seg, 2)]
         while len(levels) < c.n_down:  # each level pooled from the finer one: the big map is read once
@@ -120,6 +139,34 @@ class LightSpadeGenerator(nn.Module):
         return self.out(x, seg).contiguous()
 
 
+# Doubling steps of the running maximum in a traced graph, where the height is not known: enough for 32768 rows.
+TRACED_SHIFTS = 15
+
+
+def _running_max_down(x: Tensor) -> Tensor:
+    """max(x[..., :y + 1, :]) at every row y, by doubling shifts: ONNX has no cumulative max, and this is written
+    with slices only, so a graph exported with a free height keeps it for every height."""
+    h = x.shape[2]
+    steps = TRACED_SHIFTS if torch.jit.is_tracing() else max(1, (int(h) - 1).bit_length())
+    for i in range(steps):
+        k = 2**i
+        shifted = torch.cat([torch.full_like(x[:, :, :k], -1.0), x[:, :, :-k]], 2)
+        x = torch.maximum(x, shifted)
+    return x
+
+
+def mirror_image(seg: Tensor, classes: tuple[int, ...]) -> Tensor:
+    """For each pixel of a class in `classes`: the one-hot `seg` of the pixel mirrored about its column's
+    shoreline (the last row above it of another class); zero elsewhere, and where the mirror falls off the top."""
+    water = seg[:, list(classes)].sum(1, keepdim=True) > 0.5
+    rows = torch.ones_like(seg[:, :1]).cumsum(2) - 1  # row numbers from a tensor, so they stay symbolic in ONNX
+    shore = _running_max_down(torch.where(water, torch.full_like(rows, -1.0), rows))
+    source = 2 * shore + 1 - rows
+    seen = water & (shore >= 0) & (source >= 0)
+    index = torch.where(seen, source, rows).long().expand_as(seg)
+    return torch.gather(seg, 2, index) * seen.to(seg.dtype)
+
+
 def size_multiple(config: LightSpadeConfig) -> int:
     return 2**config.n_down
 
@@ -134,8 +181,12 @@ def detect(sd: dict[str, Tensor]) -> LightSpadeConfig | None:
     if rest:
         return None
     norm = "batch" if any(k.endswith("param_free_norm.running_mean") for k in sd) else "instance"
+    reflect = tuple(int(i) for i in sd["reflect_classes"].tolist()) if "reflect_classes" in sd else ()
+    input_nc, rest = divmod(head[1], 2 if reflect else 1)
+    if rest:
+        return None
     try:
-        config = LightSpadeConfig(head[1], ngf, n_down, n_blocks, embed[0], z[1] if z else 0, norm)
+        config = LightSpadeConfig(input_nc, ngf, n_down, n_blocks, embed[0], z[1] if z else 0, norm, reflect)
     except CheckpointError:
         return None
     return config if matches(LightSpadeGenerator, config, sd) else None
@@ -150,6 +201,8 @@ def tiling(config: LightSpadeConfig) -> Tiling:
     """Batch norm in eval is a fixed affine map, so the reach is the convs' (z is one vector for the picture)."""
     if config.norm != "batch":
         return instance_norm(NAME)
+    if config.reflect:
+        return inexact(f"{NAME}: reflections mirror whole columns, so a tile needs the full canvas height")
     coarse = 2**config.n_down
     x = Reach(0, coarse).conv(3)  # the head, on the label map pooled to the coarsest level
     for _ in range(config.n_blocks):

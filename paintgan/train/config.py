@@ -80,6 +80,8 @@ class TrainConfig:
     # distillation
     teacher: str = ""
     teacher_variants: int = 4
+    # fine-tuning
+    init: str = ""
     # run directory
     save_every: int = 1000
     sample_every: int = 500
@@ -137,6 +139,8 @@ HELP = {
     "feature_net": "perceptual/eval feature network: auto, random, or a torchvision VGG19 .pth file",
     "teacher": "distil this model (.safetensors, upstream .pth, or module:callable) into the student",
     "teacher_variants": "augmented copies of each data item whose teacher outputs are cached",
+    "init": "start the networks from this run directory's newest checkpoint (fine-tuning; a generator input "
+            "grown by new channels starts them at zero)",
     "save_every": "steps between checkpoints",
     "sample_every": "steps between sample grids",
     "log_every": "steps between metric rows",

@@ -52,6 +52,7 @@ from paintgan.train.losses import PerceptualLoss
 from paintgan.train.nets import InputSpec, build_discriminators, build_generator, generator_config, input_spec
 from paintgan.train.objectives import Objective, PairedObjective, SegmentObjective, StepContext, UnpairedObjective
 from paintgan.train.rundir import RunDir
+from paintgan.train.warmstart import warm_start
 
 SAMPLE_ITEMS = 4
 LABELS_FILE = "labels.json"
@@ -200,6 +201,10 @@ class Trainer:
         if self.resume:
             self._load(self.run_dir.latest_checkpoint())
         else:
+            if c.init:
+                nets = {**self.objective.generators, **self.objective.discriminators}
+                started = warm_start(c.init, nets, {n: e.shadow for n, e in self.emas.items()})
+                self._say(f"paintgan train: --init {started.describe()}")
             torch.manual_seed(c.seed + 7919 * (self.dist.rank + 1))  # ranks draw dropout / augment noise apart
         ddp.broadcast_state(self.dist, self._all_nets())
 
