@@ -239,6 +239,24 @@ def test_scene_pairs_put_the_painters_render_against_the_teachers_restyle_of_the
     assert np.abs(255 - composed.astype(int) - b).max() <= 1, "B is the teacher's restyle of the scene's picture"
 
 
+def test_keep_tone_drops_a_halo_around_a_bright_shape_and_keeps_the_brushwork() -> None:
+    yy, xx = np.mgrid[:128, :128]
+    r = np.hypot(yy - 64, xx - 64)
+    content = np.where((r < 20)[..., None], 245, [110, 160, 230]).astype(np.uint8)  # a cloud on flat sky
+    strokes = 12 * np.sign(np.sin(xx / 1.5))[..., None]  # brushwork: stripes 4-5 px apart
+    halo = -60 * np.exp(-(((r - 28) / 6) ** 2))[..., None]  # the teacher's dark ring, soft as it paints it
+    styled = np.clip(content * [0.9, 0.85, 0.7] + 20 + strokes + halo, 0, 255).astype(np.uint8)
+    kept = restyle_pairs.keep_tone(styled, content, sigma=6).astype(float)
+    ring, open_sky = (r > 24) & (r < 30), r > 45
+    before = styled[open_sky].mean() - styled[ring].mean()
+    after = kept[open_sky].mean() - kept[ring].mean()
+    assert before > 40 and after < 0.4 * before, f"ring {before:.0f} levels deep, then {after:.0f}"
+    stripes = kept[open_sky & (np.sin(xx / 1.5) > 0)].mean() - kept[open_sky & (np.sin(xx / 1.5) < 0)].mean()
+    assert stripes > 18, "the brushwork stays"
+    sky_colour = kept[open_sky].mean(axis=0)
+    assert sky_colour[2] > sky_colour[0] + 40, "the colours stay the painter's"
+
+
 def test_scene_folders_that_cannot_give_pairs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     scenes = _scenes(tmp_path / "scenes")
     (scenes / "images" / "000001.png").unlink()
