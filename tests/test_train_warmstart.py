@@ -14,6 +14,7 @@ from paintgan.cli import main
 from paintgan.families import get_family
 from paintgan.families.light_spade import LightSpadeConfig
 from paintgan.train.config import ConfigError, resolve_config
+from paintgan.train.export import run_generator
 from paintgan.train.loop import train
 from paintgan.train.rundir import RunDir
 from paintgan.train.warmstart import grow, warm_start
@@ -67,6 +68,11 @@ def test_paintgan_train_init_fine_tunes_into_a_new_run(old_run: Path) -> None:
     assert code == 0
     assert RunDir(out).read_info()["generator"]["reflect"] == [1]
     assert f'init = "{old_run / "old"}"' in RunDir(out).config_path.read_text(), "the run records where it started"
+    model, _info = run_generator(out)
+    training = model.card.training
+    assert training["fine_tuned_from"][0]["run"] == "old" and training["fine_tuned_from"][0]["step"] == 3
+    assert training["steps"] == 5, "the card counts the steps the weights had before the fine-tune"
+    assert training["hours"] > 0 and model.card.config["reflect"] == [1]
 
 
 def test_init_refuses_other_networks_and_folders_without_a_run(old_run: Path) -> None:

@@ -47,8 +47,8 @@ def last_metrics(run: RunDir) -> dict[str, float]:
     return {k: float(v) for k, v in rows[-1].items() if k not in ("step", "elapsed_s", "it_per_s") and v}
 
 
-def training_hours(run: RunDir) -> float:
-    """Wall-clock hours spent on optimisation steps, summed over every (resumed) process of the run.
+def training_hours(run: RunDir, upto: int | None = None) -> float:
+    """Wall-clock hours spent on optimisation steps (up to step `upto`), summed over every (resumed) process.
 
     Each metrics row covers the steps since the previous one at its logged rate; elapsed_s alone restarts at
     every resume, so it cannot be summed.
@@ -56,6 +56,8 @@ def training_hours(run: RunDir) -> float:
     seconds, previous = 0.0, 0
     for row in _metric_rows(run):
         step, rate = int(row["step"]), float(row.get("it_per_s") or 0)
+        if upto is not None and step > upto:
+            break
         if rate > 0 and step > previous:
             seconds += (step - previous) / rate
         previous = step
@@ -85,6 +87,19 @@ def read_eval_report(path: str | Path) -> dict[str, Any]:
     if not isinstance(report, dict) or not isinstance(report.get("metrics"), dict):
         raise CheckpointError(f"{path} has no metrics table; expected the JSON written by paintgan eval --json")
     return report
+
+
+def ancestry(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs a fine-tuned run started from (`--init`), nearest first: run folder name, step and hours each.
+    A parent folder that is gone still counts its recorded step, with no hours."""
+    chain: list[dict[str, Any]] = []
+    origin = info.get("init")
+    while origin and len(chain) < 16:
+        parent = RunDir(origin["run"])
+        hours = training_hours(parent, upto=int(origin["step"])) if parent.root.is_dir() else 0.0
+        chain.append({"run": parent.root.name, "step": int(origin["step"]), "hours": hours})
+        origin = parent.read_info().get("init") if parent.info_path.is_file() else None
+    return chain
 
 
 def run_generator(run_dir: str | Path, which: str = "A", raw: bool = False) -> tuple[Model, dict[str, Any]]:
@@ -136,6 +151,12 @@ def _card(run: RunDir, info: dict[str, Any], options: dict[str, Any], family: st
                                                "lambda_cycle", "lambda_identity", "ema") if k in options},
         "hours": training_hours(run),
     }
+    parents = ancestry(info)
+    if parents:
+        # A fine-tuned model's training is its own steps on top of every run it started from.
+        training["fine_tuned_from"] = parents
+        training["steps"] = step + sum(p["step"] for p in parents)
+        training["hours"] = round(training["hours"] + sum(p["hours"] for p in parents), 4)
     family_obj = get_family(family)
     return ModelCard(
         name=_model_name(str(name)),

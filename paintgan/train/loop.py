@@ -52,7 +52,7 @@ from paintgan.train.losses import PerceptualLoss
 from paintgan.train.nets import InputSpec, build_discriminators, build_generator, generator_config, input_spec
 from paintgan.train.objectives import Objective, PairedObjective, SegmentObjective, StepContext, UnpairedObjective
 from paintgan.train.rundir import RunDir
-from paintgan.train.warmstart import warm_start
+from paintgan.train.warmstart import WarmStart, warm_start
 
 SAMPLE_ITEMS = 4
 LABELS_FILE = "labels.json"
@@ -198,13 +198,14 @@ class Trainer:
         }
         self.emas = {name: EMA(g, c.ema) for name, g in self.objective.generators.items()} if c.ema > 0 else {}
         self.step = 0
+        self.started: WarmStart | None = None
         if self.resume:
             self._load(self.run_dir.latest_checkpoint())
         else:
             if c.init:
                 nets = {**self.objective.generators, **self.objective.discriminators}
-                started = warm_start(c.init, nets, {n: e.shadow for n, e in self.emas.items()})
-                self._say(f"paintgan train: --init {started.describe()}")
+                self.started = warm_start(c.init, nets, {n: e.shadow for n, e in self.emas.items()})
+                self._say(f"paintgan train: --init {self.started.describe()}")
             torch.manual_seed(c.seed + 7919 * (self.dist.rank + 1))  # ranks draw dropout / augment noise apart
         ddp.broadcast_state(self.dist, self._all_nets())
 
@@ -292,6 +293,8 @@ class Trainer:
             "batch": c.batch,
             "feature_net": getattr(getattr(self, "feature_net", None), "name", None),
             "teacher": c.teacher,
+            # Where a fine-tuned run's weights came from: its card counts that run's steps and hours too.
+            "init": None if self.started is None else {"run": str(Path(c.init).resolve()), "step": self.started.step},
         })
 
     def _log_row(self, row: dict[str, float]) -> None:
