@@ -16,6 +16,11 @@ Every item is resized (shorter side = `size`) and cropped to `size` x `size` the
   stages of the Frobenius distance between a picture's Gram matrix and the style set's mean Gram matrix (for the
   outputs, and for the untouched inputs as the baseline), and content preservation, the SSIM between Sobel edge
   maps of input and output.
+- restyles of the app's own renders (`--halo-maps MAP... --painter LABEL_MODEL`): the painter renders each label
+  map as the app would, the restyle restyles that, and `render_halo` is how much darker the restyle makes the
+  sky in a ring 3-10 px (at 256 px) around each cloud than open sky 25+ px away, beyond what the render itself
+  shows, in 0..255 levels (mean over the maps, `render_halo_max` the worst). A teacher-distilled restyle
+  learns its teacher's dark rings around bright shapes, which no painter painted; 0 is none.
 - staged sketch models on a folder with `labels/`, additionally, how well the lines are read: pixel accuracy,
   mean IoU and each class's IoU of the label map the segmenter reads, once from the folder's drawn sketches
   (`drawn_*`) and once from outlines drawn from the true maps (`outlined_*`, `paintgan.sketch.outline_labels`,
@@ -236,8 +241,47 @@ def _staged_labels(model: Model, root: Path, size: int, limit: int) -> dict[str,
     return scores
 
 
+HALO_RING = (3.0, 10.0)  # px at 256 px from a cloud's edge: where the teacher's dark ring lies
+HALO_OPEN = 25.0  # px at 256 px: sky this far from every cloud counts as open
+
+
+def halo_depth(picture: np.ndarray, labels: np.ndarray, cloud: int, sky: int) -> float | None:
+    """How much darker (0..255 levels) sky near clouds is than open sky; None without both kinds of sky."""
+    import cv2
+
+    scale = max(labels.shape) / 256.0
+    lum = picture.astype(np.float32) @ np.array(LUMA, np.float32)
+    away = cv2.distanceTransform((labels != cloud).astype(np.uint8), cv2.DIST_L2, 5) / scale
+    open_sky = labels == sky
+    ring = open_sky & (away >= HALO_RING[0]) & (away <= HALO_RING[1])
+    far = open_sky & (away >= HALO_OPEN)
+    if ring.sum() < 50 or far.sum() < 50:
+        return None
+    return float(lum[far].mean() - lum[ring].mean())
+
+
+def render_halo(restyle: Model, painter: Model, maps: list[np.ndarray], device: str = "auto") -> dict[str, float]:
+    """`render_halo` (mean) and `render_halo_max` over the maps that have clouds and open sky (module notes)."""
+    ls = painter.card.label_set
+    names = {} if ls is None else {label.name: label.index for label in ls}
+    if "cloud" not in names or "sky" not in names:
+        raise DataError(f"painter {painter.card.name!r} has no 'cloud' and 'sky' classes; expected a landscape label model")
+    paint, style = Renderer(painter, device=device), Renderer(restyle, device=device)
+    depths = []
+    for labels in maps:
+        render = paint.render(labels)
+        restyled, plain = halo_depth(style.render(render), labels, names["cloud"], names["sky"]), \
+            halo_depth(render, labels, names["cloud"], names["sky"])
+        if restyled is not None and plain is not None:
+            depths.append(restyled - plain)
+    if not depths:
+        raise DataError("no halo map shows both clouds and open sky; expected landscape label maps with clouds")
+    return {"render_halo": float(np.mean(depths)), "render_halo_max": float(np.max(depths))}
+
+
 def evaluate(model: Model | str | Path, data: str | Path, *, size: int = 256, limit: int = 200,
-             style: str | Path | None = None, feature_net: str = "auto", device: str = "auto") -> EvalReport:
+             style: str | Path | None = None, feature_net: str = "auto", device: str = "auto",
+             halo_maps: list[np.ndarray] | None = None, painter: Model | str | Path | None = None) -> EvalReport:
     if not isinstance(model, Model):
         model = load_model(model)
     card = model.card
@@ -278,6 +322,11 @@ def evaluate(model: Model | str | Path, data: str | Path, *, size: int = 256, li
         metrics["style_distance"] = style_distance(net, fake, grams)
         metrics["style_distance_input"] = style_distance(net, inputs, grams)
         metrics["content_edge_SSIM"] = float(ssim(sobel(_luma(_unit(inputs))), sobel(_luma(_unit(fake)))).mean())
+    if halo_maps:
+        if kind != "image" or painter is None:
+            raise DataError("halo maps measure a restyle of a painter's renders; expected an image model and --painter")
+        metrics.update(render_halo(model, painter if isinstance(painter, Model) else load_model(painter), halo_maps,
+                                   device))
     if not metrics:
         raise DataError(f"{root} gives nothing to compare {card.name!r} with; expected pairs, A/+B/ or --style DIR")
     return EvalReport(card.name, spec.describe(), len(items), net.name, metrics)

@@ -11,7 +11,8 @@ import torch
 from train_data import make_labels_folder, make_sketch_folder, make_unpaired_folder
 
 from paintgan.cli import main
-from paintgan.eval import class_consistency, evaluate, frechet_distance, sobel, ssim
+from paintgan.errors import DataError
+from paintgan.eval import class_consistency, evaluate, frechet_distance, halo_depth, render_halo, sobel, ssim
 from paintgan.models import placeholder_model
 from paintgan.train.config import resolve_config
 from paintgan.train.export import export_run
@@ -54,6 +55,28 @@ def test_class_consistency_is_high_for_real_pictures_and_low_for_shuffled_classe
 
 
 @pytest.mark.slow
+def test_halo_depth_sees_a_dark_ring_around_a_cloud_at_any_picture_size() -> None:
+    for size in (256, 512):
+        yy, xx = np.mgrid[:size, :size] * (256 / size)
+        r = np.hypot(yy - 80, xx - 128)
+        labels = np.where(r < 30, 1, 0)  # a cloud (1) in open sky (0)
+        flat = np.where((r < 30)[..., None], 250, [110, 160, 230]).astype(np.uint8)
+        ringed = flat.astype(float) - 50 * np.exp(-(((r - 36) / 4) ** 2))[..., None]
+        assert abs(halo_depth(flat, labels, cloud=1, sky=0)) < 1
+        assert halo_depth(np.clip(ringed, 0, 255).astype(np.uint8), labels, cloud=1, sky=0) > 25
+    assert halo_depth(flat, np.zeros_like(labels), cloud=1, sky=0) is None  # no cloud: nothing to measure
+
+
+def test_render_halo_needs_a_painter_with_clouds_and_maps_that_show_them() -> None:
+    from paintgan.labels import numbered_labelset
+
+    restyle = placeholder_model("image")
+    with pytest.raises(DataError, match="has no 'cloud' and 'sky' classes"):
+        render_halo(restyle, placeholder_model("labels", numbered_labelset(4)), [np.zeros((64, 64), np.uint8)])
+    with pytest.raises(DataError, match="no halo map shows both clouds and open sky"):
+        render_halo(restyle, placeholder_model("labels"), [np.zeros((64, 64), np.uint8)])
+
+
 def test_eval_reports_paired_and_restyle_measures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     common = {"size": 64, "steps": 2, "workers": 0, "ndf": 8}
     labels = make_labels_folder(tmp_path / "labels", n=3, size=64)
