@@ -249,6 +249,8 @@ def halo_depth(picture: np.ndarray, labels: np.ndarray, cloud: int, sky: int) ->
     """How much darker (0..255 levels) sky near clouds is than open sky; None without both kinds of sky."""
     import cv2
 
+    if not (labels == cloud).any():
+        return None
     scale = max(labels.shape) / 256.0
     lum = picture.astype(np.float32) @ np.array(LUMA, np.float32)
     away = cv2.distanceTransform((labels != cloud).astype(np.uint8), cv2.DIST_L2, 5) / scale
