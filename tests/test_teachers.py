@@ -12,6 +12,7 @@ import importlib.util
 import pickle
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -191,7 +192,7 @@ def test_pairs_are_written_as_a_and_b_and_resume_skips_done_ones(tmp_path: Path)
         return 255 - picture
 
     out = tmp_path / "set"
-    assert restyle_pairs.generate(out, crops, invert, teacher_size=320) == 3
+    assert restyle_pairs.generate(out, crops, restyle_pairs.PairMaker(invert, teacher_size=320)) == 3
     names = sorted(p.name for p in (out / "A").iterdir())
     assert names == sorted(p.name for p in (out / "B").iterdir()) and len(names) == 3
     a = np.asarray(Image.open(out / "A" / names[0]))
@@ -201,7 +202,7 @@ def test_pairs_are_written_as_a_and_b_and_resume_skips_done_ones(tmp_path: Path)
     assert seen_sizes == [(320, 320, 3)] * 3, "the teacher sees the crop at its own content size"
 
     (out / "B" / names[1]).unlink()
-    assert restyle_pairs.generate(out, crops, invert, teacher_size=320) == 1
+    assert restyle_pairs.generate(out, crops, restyle_pairs.PairMaker(invert, teacher_size=320)) == 1
 
 
 def _scenes(folder: Path, count: int = 3) -> Path:
@@ -231,12 +232,23 @@ def test_scene_pairs_put_the_painters_render_against_the_teachers_restyle_of_the
 
     crop = restyle_pairs.Crop(scenes[2], 0, 0, 256, False, scene=True)
     out = tmp_path / "set"
-    assert restyle_pairs.generate(out, [crop], lambda p: 255 - p, teacher_size=256, paint=paint) == 1
+    assert restyle_pairs.generate(out, [crop], restyle_pairs.PairMaker(lambda p: 255 - p, 256, paint)) == 1
     a = np.asarray(Image.open(next((out / "A").iterdir())))
     b = np.asarray(Image.open(next((out / "B").iterdir())))
     assert (a[:150] == [200, 220, 250]).all() and (a[200:] == [20, 40, 120]).all(), "A is the painter's render"
     composed = np.asarray(Image.open(restyle_pairs.scene_picture(scenes[2])))
     assert np.abs(255 - composed.astype(int) - b).max() <= 1, "B is the teacher's restyle of the scene's picture"
+
+    # With --detail the teacher sees the render (its colours), textured with the scene picture's fine detail.
+    seen: list[np.ndarray] = []
+    make = restyle_pairs.PairMaker(lambda p: seen.append(p) or p, 256, paint, detail_sigma=2.0)
+    make(crop)
+    detail = composed.astype(float) - cv2.GaussianBlur(composed.astype(np.float32), (0, 0), 2.0)
+    assert np.abs(seen[0][:100].mean(axis=(0, 1)) - [200, 220, 250]).max() < 3, "the render's sky colour"
+    render = paint(np.asarray(Image.open(scenes[2])))
+    added = seen[0].astype(float) - render
+    assert np.corrcoef(added.ravel(), detail.ravel())[0, 1] > 0.95, "plus the picture's fine texture"
+    assert detail.std() > 5
 
 
 def test_keep_tone_drops_a_halo_around_a_bright_shape_and_keeps_the_brushwork() -> None:

@@ -146,24 +146,47 @@ def keep_tone(styled: np.ndarray, content: np.ndarray, sigma: float) -> np.ndarr
     return np.clip(np.rint(shifted), 0, 255).astype(np.uint8)
 
 
-def make_pair(
-    crop: Crop, stylize: Stylizer, teacher_size: int, paint: Painter | None = None, tone_sigma: float = 0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """(content, teacher output), both PAIR_SIZE square uint8; the teacher sees the crop at its own size. A scene
-    crop's content is `paint` of its label map, and the teacher sees the scene's composed picture. With
-    `tone_sigma`, the output keeps the tone of what the teacher saw (`keep_tone`)."""
-    if crop.scene:
-        if paint is None:
-            raise DataError(f"pair from scene {crop.source.name} needs a painter; expected --painter MODEL")
-        picture = read_rgb(scene_picture(crop.source))
-        content = cut(crop, paint(read_indices(crop.source)), PAIR_SIZE)
-    else:
-        picture = read_rgb(crop.source)
-        content = cut(crop, picture, PAIR_SIZE)
-    styled = resize(stylize(cut(crop, picture, teacher_size)), PAIR_SIZE, PAIR_SIZE)
-    if tone_sigma > 0:
-        styled = keep_tone(styled, cut(crop, picture, PAIR_SIZE), tone_sigma)
-    return content, styled
+@dataclass(frozen=True)
+class PairMaker:
+    """How a crop becomes a pair: the teacher (and the size it sees), the painter of scene crops, and the
+    optional corrections of the teacher's picture."""
+
+    stylize: Stylizer
+    teacher_size: int
+    paint: Painter | None = None
+    tone_sigma: float = 0.0  # > 0: keep the tone of what the teacher saw (`keep_tone`)
+    detail_sigma: float = 0.0  # > 0: scene crops show the teacher the render with the composed picture's detail
+
+    def __call__(self, crop: Crop) -> tuple[np.ndarray, np.ndarray]:
+        """(content, teacher output), both PAIR_SIZE square uint8; the teacher sees the crop at its own size. A
+        scene crop's content is the painter's render of its label map; the teacher sees the scene's composed
+        picture, or with `detail_sigma` the render itself carrying that picture's fine detail (`add_detail`)."""
+        if crop.scene:
+            if self.paint is None:
+                raise DataError(f"pair from scene {crop.source.name} needs a painter; expected --painter MODEL")
+            render = self.paint(read_indices(crop.source))
+            picture = read_rgb(scene_picture(crop.source))
+            content = cut(crop, render, PAIR_SIZE)
+            if self.detail_sigma > 0:
+                picture = add_detail(render, picture, self.detail_sigma)
+        else:
+            picture = read_rgb(crop.source)
+            content = cut(crop, picture, PAIR_SIZE)
+        styled = resize(self.stylize(cut(crop, picture, self.teacher_size)), PAIR_SIZE, PAIR_SIZE)
+        if self.tone_sigma > 0:
+            styled = keep_tone(styled, cut(crop, picture, PAIR_SIZE), self.tone_sigma)
+        return content, styled
+
+
+def add_detail(render: np.ndarray, picture: np.ndarray, sigma: float) -> np.ndarray:
+    """`render` plus the detail of `picture` finer than `sigma` px (same size): a textured version of the render.
+
+    The render decides the colours, so the teacher's picture follows what the student will be shown; the photo
+    texture keeps the teacher from what it does to flat pictures (rectangular frames in flat fields, rings
+    around clouds). Scene colours alone would not do: the composed skies come from many photos, so one render
+    colour would stand for many painted ones, and a student taught all of them paints their grey average."""
+    detail = picture.astype(np.float32) - cv2.GaussianBlur(picture.astype(np.float32), (0, 0), sigma)
+    return np.clip(np.rint(render.astype(np.float32) + detail), 0, 255).astype(np.uint8)
 
 
 def contact_sheet(pairs: Sequence[tuple[np.ndarray, np.ndarray]], columns: int = 3, tile: int = 192) -> np.ndarray:
@@ -212,13 +235,7 @@ def pair_name(index: int, crop: Crop) -> str:
 
 
 def generate(
-    out: Path,
-    crops: Sequence[Crop],
-    stylize: Stylizer,
-    teacher_size: int,
-    progress: Callable[[int, int, float], None] | None = None,
-    paint: Painter | None = None,
-    tone_sigma: float = 0.0,
+    out: Path, crops: Sequence[Crop], make: PairMaker, progress: Callable[[int, int, float], None] | None = None
 ) -> int:
     """Write every pair not already there; returns how many were made now."""
     (out / "A").mkdir(parents=True, exist_ok=True)
@@ -229,7 +246,7 @@ def generate(
         a_path, b_path = out / "A" / f"{name}.png", out / "B" / f"{name}.png"
         if a_path.exists() and b_path.exists():
             continue
-        content, styled = make_pair(crop, stylize, teacher_size, paint, tone_sigma)
+        content, styled = make(crop)
         write_image(a_path, content)
         # B last: a pair counts as done once B exists, so a kill between the two writes redoes the pair.
         write_image(b_path, styled)
@@ -275,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-tone", type=float, default=0.0, metavar="SIGMA",
                    help="keep the content's light and dark at scales beyond SIGMA px (drops the teacher's halos "
                    "around bright shapes; 0 = off)")
+    p.add_argument("--detail", type=float, default=0.0, metavar="SIGMA",
+                   help="scene pairs: show the teacher the render with the composed picture's detail finer than "
+                   "SIGMA px, instead of the composed picture (0 = the composed picture)")
     p.add_argument("--styles-dir", type=Path, help="the style folder (default: the teacher's)")
     p.add_argument("--min-fraction", type=float, default=0.2, help="smallest crop, share of the shorter side")
     p.add_argument("--seed", type=int, default=0)
@@ -304,10 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i in range(args.count)
         ]
         paint = _painter(args.painter, args.threads) if args.painter else None
+        if args.detail < 0:
+            raise DataError(f"--detail must be >= 0 px (0 = off), got {args.detail}")
         teacher = make_teacher(args.style, args.styles_dir, threads=args.threads)
-        teacher_size = teacher.settings.content_size
+        make = PairMaker(teacher.stylize, teacher.settings.content_size, paint, args.keep_tone, args.detail)
         if args.sheet is not None:
-            pairs = [make_pair(c, teacher.stylize, teacher_size, paint, args.keep_tone) for c in crops]
+            pairs = [make(c) for c in crops]
             write_jpeg(args.sheet, contact_sheet(pairs))
             print(f"wrote {args.sheet}", file=sys.stderr)
             return 0
@@ -330,12 +352,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scene_share": args.scene_share if args.scenes else 0.0,
             "painter": args.painter,
             "keep_tone_sigma": args.keep_tone,
+            "detail_sigma": args.detail,
             "sources": {name: str(root) for name, root in roots.items()},
         }
         out.mkdir(parents=True, exist_ok=True)
         write_records(out, crops, roots, card)
         start = time.monotonic()
-        made = generate(out, crops, teacher.stylize, teacher_size, _report(args.count), paint, args.keep_tone)
+        made = generate(out, crops, make, _report(args.count))
         seconds = time.monotonic() - start
         print(f"made {made} pairs in {seconds:.0f} s ({made / max(seconds, 1e-9):.2f} pairs/s) in {out}",
               file=sys.stderr)
