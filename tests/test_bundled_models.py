@@ -108,6 +108,27 @@ def test_sketch_fills_closed_outlines_with_the_material_their_place_suggests() -
     assert cloud.mean() - outside.mean() > 15, "the fill stops at the line"
 
 
+def test_landscape_water_mirrors_the_mountain_standing_on_its_shore() -> None:
+    """The issue's "water reflective": a snow-capped peak on the shore of a lake shows upside down in the water,
+    dark where the mirrored mountain is, bright where its mirrored snow cap is, open water beside it stays light."""
+    model = load_model("landscape")
+    c = LANDSCAPE_CLASSES.index
+    labels = np.full((256, 256), c("sky"), np.uint8)
+    shore = 140
+    cv2.fillPoly(labels, [np.array([[20, shore], [90, 50], [160, shore]], np.int32)], c("mountain"))
+    cv2.fillPoly(labels, [np.array([[71, 75], [90, 50], [109, 75]], np.int32)], c("snow"))
+    labels[shore:220], labels[220:] = c("water"), c("grass")
+    lum = Renderer(model, device="cpu").render(labels).astype(float).mean(axis=2)
+    for depth in (30, 60):  # the mirrored mountain narrows with depth as the real one narrows with height
+        half = int(70 * (1 - depth / 90)) - 6
+        rows = lum[shore + depth - 2 : shore + depth + 3]
+        inside, beside = rows[:, 90 - half : 90 + half].mean(), rows[:, 200:250].mean()
+        assert inside < beside - 10, f"{depth} px down, mirrored mountain {inside:.0f} vs open water {beside:.0f}"
+    snow = lum[shore + 65 : shore + 85, 80:100].mean()  # the cap, 65-90 px above the shore, mirrored as far down
+    rock = lum[shore + 30 : shore + 50, 60:80].mean()
+    assert snow > rock + 15, f"mirrored snow cap {snow:.0f} should be bright beside the mirrored slope {rock:.0f}"
+
+
 def test_landscape_label_set_names_and_maps_the_ten_classes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "--json"]) == 0
     cards = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
