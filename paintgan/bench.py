@@ -510,7 +510,8 @@ def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None],
     h, w = source.shape[:2]
     if full_s is not None:
         # a full and a tiled render (its overlaps re-render up to the whole context), then one round at least
-        ctx = sum(c.width * c.height for c in (renderer.context_box(b, w, h) for b in tiles(w, h, TILE)))
+        boxes = tiles(w, h, TILE, tiling.columns)
+        ctx = sum(c.width * c.height for c in (renderer.context_box(b, w, h) for b in boxes))
         needed = full_s * (2 + ctx / (w * h) + 0.5)
         if not rounds.fits(needed):
             return {"tile": TILE, "exact": True, "renders_whole": False, "overlap": tiling.overlap, "runs": 0,
@@ -519,8 +520,9 @@ def tile_seams(renderer: Renderer, source: np.ndarray, sync: Callable[[], None],
     full = renderer.render(source)
     tiled = renderer.render_tiled(source, tile=TILE)
     seam = np.zeros((h, w), bool)
-    for edge in range(TILE, max(h, w), TILE):  # 8 px either side of each tile border
+    for edge in range(TILE, w, TILE):  # 8 px either side of each tile border
         seam[:, max(0, edge - 8) : edge + 8] = True
+    for edge in range(TILE, h if not tiling.columns else 0, TILE):  # column strips have no borders across
         seam[max(0, edge - 8) : edge + 8, :] = True
     diff = np.abs(full.astype(np.int16) - tiled.astype(np.int16)).max(axis=2)
     box = Box(w // 2 - STROKE_BOX // 2, h // 2 - STROKE_BOX // 2, w // 2 + STROKE_BOX // 2, h // 2 + STROKE_BOX // 2)

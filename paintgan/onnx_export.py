@@ -38,8 +38,9 @@ from paintgan.onnx_runtime import (
 from paintgan.render import model_tiling
 
 OPSET = 17
-# What else makes a graph for the same weights: bumped when the exporter's rewrites change (caches key on it)
-GRAPH_REVISION = 6
+# What else makes a graph for the same weights: bumped when the exporter's rewrites or the metadata it stores
+# (tiling: column strips since 7) change; caches key on it
+GRAPH_REVISION = 7
 TOLERANCE = 1e-3  # the largest output difference to torch that still counts as the same picture
 MIN_TRACE_SIDE = 64
 # A graph with fixed H and W (SPADE with its VAE: its latent grid is a Linear layer's output) is made for this

@@ -58,14 +58,17 @@ class Tiling:
     that part of the full render (within float rounding, so 0 levels in uint8). Not exact: some layer sees the
     whole picture (instance norm statistics, a latent grid of fixed size) or the family states no receptive field,
     so tiles meet with seams and a big canvas must be rendered in one go. `reason` is one line for people.
+    `columns`: some layer reads whole columns (light_spade's reflections mirror each column about its shore), so
+    a tile's context is the full canvas height and `overlap` px left and right, and tiles are column strips.
     """
 
     exact: bool
     overlap: int
     reason: str
+    columns: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"exact": self.exact, "overlap": self.overlap, "reason": self.reason}
+        return {"exact": self.exact, "overlap": self.overlap, "reason": self.reason, "columns": self.columns}
 
     @classmethod
     def from_json(cls, data: Any) -> Tiling:
@@ -73,7 +76,8 @@ class Tiling:
         if not isinstance(data, dict) or not isinstance(data.get("exact"), bool):
             return NOT_STATED
         try:
-            return cls(bool(data["exact"]), max(0, int(data.get("overlap", 0))), str(data.get("reason", "")))
+            return cls(bool(data["exact"]), max(0, int(data.get("overlap", 0))), str(data.get("reason", "")),
+                       data.get("columns") is True)
         except (TypeError, ValueError):
             return NOT_STATED
 
@@ -89,10 +93,15 @@ NOT_STATED = inexact("its family states no receptive field")
 INEXACT_OVERLAP = 64
 
 
-def tiles(width: int, height: int, tile: int) -> Iterator[Box]:
-    """Boxes of at most tile x tile covering the canvas, row by row."""
+def tiles(width: int, height: int, tile: int, columns: bool = False) -> Iterator[Box]:
+    """Boxes of at most tile x tile covering the canvas, row by row; with `columns` (a model whose tiles need
+    whole columns, `Tiling.columns`), strips of at most `tile` px wide and the canvas's height."""
     if tile < MIN_SIDE:
         raise InputError(f"tile size {tile} is too small; expected at least {MIN_SIDE} px")
+    if columns:
+        for x0 in range(0, width, tile):
+            yield Box(x0, 0, min(x0 + tile, width), height)
+        return
     for y0 in range(0, height, tile):
         for x0 in range(0, width, tile):
             yield Box(x0, y0, min(x0 + tile, width), min(y0 + tile, height))
@@ -386,7 +395,7 @@ class FrameRenderer(Generic[Out, Latent]):
         h, w = source.shape[:2]
         out = np.empty((h, w, 3), np.uint8)
         context = self.overlap(overlap)
-        for box in tiles(w, h, tile):
+        for box in tiles(w, h, tile, self.tiling.columns):
             out[box.y0 : box.y1, box.x0 : box.x1] = self._render_box(source, ids, box, context, latent)
         return out
 
@@ -413,8 +422,9 @@ class FrameRenderer(Generic[Out, Latent]):
         return self._quantise(self._crop_output(y, oy, oy + box.height, ox, ox + box.width))
 
     def context_box(self, box: Box, w: int, h: int, overlap: int | None = None) -> Box:
-        """What `render_region` renders for `box` of a w x h canvas: the box and its context (see `overlap`),
-        aligned to the size multiple; its area is what the region costs."""
+        """What `render_region` renders for `box` of a w x h canvas: the box and its context (see `overlap`; the
+        full height for a model that tiles in columns), aligned to the size multiple; its area is what the region
+        costs."""
         m = self.multiple
         overlap = self.overlap(overlap)
 
@@ -428,7 +438,7 @@ class FrameRenderer(Generic[Out, Latent]):
             return a, b
 
         x0, x1 = span(box.x0, box.x1, w)
-        y0, y1 = span(box.y0, box.y1, h)
+        y0, y1 = (0, h) if self.tiling.columns else span(box.y0, box.y1, h)
         return Box(x0, y0, x1, y1)
 
     def _prepare(

@@ -157,9 +157,10 @@ def test_light_spade_water_reads_the_mirror_image_of_what_stands_above_its_shore
     assert mirrored[:, 8:, 2].argmax(0).tolist() == [grass] * 4 and seen[8:, 2].tolist() == [1.0] * 4
 
 
-def test_light_spade_with_reflections_does_not_tile_and_refuses_a_foreign_class() -> None:
+def test_light_spade_with_reflections_tiles_in_columns_and_refuses_a_foreign_class() -> None:
     config = LightSpadeConfig(5, 4, 2, 1, 4, reflect=[2])
-    assert config.reflect == (2,) and not get_family("light_spade").tiling(config).exact
+    tiling = get_family("light_spade").tiling(config)
+    assert config.reflect == (2,) and tiling.exact and tiling.columns
     with pytest.raises(CheckpointError, match=r"reflect must list distinct label indices below input_nc 5"):
         LightSpadeConfig(5, reflect=(7,))
 

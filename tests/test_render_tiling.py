@@ -3,7 +3,7 @@ renderers use it, so a big canvas rendered tile by tile is the picture of one fu
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from paintgan.families.tiling import Reach
 from paintgan.models import Model, synthesise_card
 from paintgan.onnx_runtime import OnnxInfo
 from paintgan.render import Box, Renderer
-from paintgan.render_core import NOT_STATED, Tiling
+from paintgan.render_core import NOT_STATED, Tiling, tiles
 
 PAINTER = LightSpadeConfig(input_nc=6, ngf=8, n_down=2, n_blocks=1, hidden=8)
 EXACT = {
@@ -104,6 +104,8 @@ def test_staged_adds_the_reaches_of_its_two_networks_and_inherits_a_non_exact_ha
     assert get_family("staged").tiling(config).overlap == seg.overlap + painter.overlap  # type: ignore[misc]
     instance = StagedConfig(config.seg, "light_spade", LightSpadeConfig(**{**vars(PAINTER), "norm": "instance"}))
     assert not get_family("staged").tiling(instance).exact  # type: ignore[misc]
+    mirror = StagedConfig(config.seg, "light_spade", LightSpadeConfig(**{**vars(PAINTER), "reflect": (1,)}))
+    assert get_family("staged").tiling(mirror).columns  # type: ignore[misc]
 
 
 def test_reach_counts_strides_upsampling_and_branches() -> None:
@@ -118,9 +120,29 @@ def test_reach_counts_strides_upsampling_and_branches() -> None:
         Reach(0, 2).join(Reach(0, 4))
 
 
+def test_reflections_tile_exactly_in_strips_of_the_full_height() -> None:
+    model = built("light_spade", LightSpadeConfig(input_nc=6, ngf=8, n_down=3, n_blocks=1, hidden=8, reflect=(1,)), 3)
+    renderer = Renderer(model, device="cpu")
+    tiling = renderer.tiling
+    assert tiling.exact and tiling.columns and "full height" in tiling.reason
+    source = canvas(model, 256, 320) % 6
+    source[source == 1] = 0
+    source[150:] = 1  # a lake across the canvas below peaks and sky: each column's mirror reaches 100 px up
+    full = renderer.render(source).astype(int)
+    assert all(box.height == 256 for box in tiles(320, 256, 64, columns=True))
+    assert np.abs(renderer.render_tiled(source, tile=64).astype(int) - full).max() == 0
+    box = Box(70, 200, 150, 240)  # in the water: its context runs up to the top, where its mirror comes from
+    assert renderer.context_box(box, 320, 256).y0 == 0
+    assert np.abs(renderer.render_region(source, box).astype(int) - full[200:240, 70:150]).max() == 0
+    renderer.tiling = replace(tiling, columns=False)  # square tiles with the same overlap cut the mirror off
+    assert np.abs(renderer.render_tiled(source, tile=64).astype(int) - full).max() > 0
+
+
 def test_onnx_files_carry_the_tiling_and_files_without_it_never_tile() -> None:
     info = OnnxInfo(0, None, True, (256, 256), Tiling(True, 61, "light_spade: receptive field 61 px"))
     assert OnnxInfo.from_json(info.to_json(), "m.onnx") == info
+    strips = OnnxInfo(0, None, True, (256, 256), Tiling(True, 61, "light_spade: full height", columns=True))
+    assert OnnxInfo.from_json(strips.to_json(), "m.onnx").tiling.columns
     old = '{"format": 1, "z_dim": 0, "layout": null, "dynamic": true, "size": [256, 256]}'
     assert OnnxInfo.from_json(old, "old.onnx").tiling == NOT_STATED
     assert Tiling.from_json({"exact": "yes"}) == NOT_STATED

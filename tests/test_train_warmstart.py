@@ -14,7 +14,7 @@ from paintgan.cli import main
 from paintgan.families import get_family
 from paintgan.families.light_spade import LightSpadeConfig
 from paintgan.train.config import ConfigError, resolve_config
-from paintgan.train.export import run_generator
+from paintgan.train.export import run_generator, training_hours
 from paintgan.train.loop import train
 from paintgan.train.rundir import RunDir
 from paintgan.train.warmstart import grow, warm_start
@@ -72,7 +72,10 @@ def test_paintgan_train_init_fine_tunes_into_a_new_run(old_run: Path) -> None:
     training = model.card.training
     assert training["fine_tuned_from"][0]["run"] == "old" and training["fine_tuned_from"][0]["step"] == 3
     assert training["steps"] == 5, "the card counts the steps the weights had before the fine-tune"
-    assert training["hours"] > 0 and model.card.config["reflect"] == [1]
+    own = training_hours(RunDir(out))
+    assert training["hours"] == pytest.approx(own + training["fine_tuned_from"][0]["hours"], abs=2e-6)
+    assert training["fine_tuned_from"][0]["hours"] > 0, "the parent run's hours count too"
+    assert model.card.config["reflect"] == [1]
 
 
 def test_init_refuses_other_networks_and_folders_without_a_run(old_run: Path) -> None:

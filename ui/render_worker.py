@@ -403,7 +403,7 @@ class RenderWorker(QObject):
         if changed.ndim == 3:
             changed = changed.any(axis=2)
         c = overlap
-        redo = [box for box in tiles(w, h, TILE)
+        redo = [box for box in tiles(w, h, TILE, renderer.tiling.columns)
                 if changed[max(box.y0 - c, 0) : box.y1 + c, max(box.x0 - c, 0) : box.x1 + c].any()]
         cost = sum(ctx.width * ctx.height for ctx in (renderer.context_box(b, w, h) for b in redo))
         if cost >= h * w and h * w <= WHOLE_MAX_PIXELS:

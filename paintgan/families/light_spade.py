@@ -201,15 +201,15 @@ def tiling(config: LightSpadeConfig) -> Tiling:
     """Batch norm in eval is a fixed affine map, so the reach is the convs' (z is one vector for the picture)."""
     if config.norm != "batch":
         return instance_norm(NAME)
-    if config.reflect:
-        return inexact(f"{NAME}: reflections mirror whole columns, so a tile needs the full canvas height")
     coarse = 2**config.n_down
     x = Reach(0, coarse).conv(3)  # the head, on the label map pooled to the coarsest level
     for _ in range(config.n_blocks):
         x = _block(x, Reach(0, coarse).conv(3))
     for i in range(1, config.n_down):
         x = _block(x.up(), Reach(0, coarse // 2**i).conv(3))
-    return exact(x.conv(3).up().join(Reach()), NAME)  # ToOutput: 3x3 at H/2, shuffled, + the one-hot at H
+    # ToOutput: 3x3 at H/2, shuffled, + the one-hot at H. The mirror input reads along columns only, so the
+    # reach across is the convs' and a tile needs the full height.
+    return exact(x.conv(3).up().join(Reach()), NAME, "reflections mirror whole columns" if config.reflect else "")
 
 
 FAMILY = Family(NAME, LightSpadeConfig, LightSpadeGenerator, size_multiple, detect, conditional="labels",

@@ -10,7 +10,8 @@ A feature pixel at `scale` s (s input px per feature px) covers input px [i s, (
 that span its value may depend on the input. A tile then equals the full render once its context reaches `px`
 beyond it, provided the context is aligned to the size multiple (render_core does that), which puts every
 stride and upsampling on the full render's grid. Anything normalised over the whole picture (instance norm) or
-shaped by a fixed-size latent grid never tiles exactly, whatever the overlap.
+shaped by a fixed-size latent grid never tiles exactly, whatever the overlap. A layer that reads whole columns
+(light_spade's reflections) still tiles exactly, in column strips of the full height (`Tiling.columns`).
 """
 
 from __future__ import annotations
@@ -54,10 +55,13 @@ class Reach:
         return Reach(max([self.px, *(o.px for o in others)]), self.scale)
 
 
-def exact(reach: Reach, family: str) -> Tiling:
+def exact(reach: Reach, family: str, columns: str = "") -> Tiling:
+    """Exact with the reach's overlap; `columns` (why, for people) where some layer reads whole columns."""
     if reach.scale != 1:
         raise ValueError(f"{family}: the output ends at scale {reach.scale}, not the input's")
     px = math.ceil(reach.px)
+    if columns:
+        return Tiling(True, px, f"{family}: receptive field {px} px across, full height ({columns})", columns=True)
     return Tiling(True, px, f"{family}: receptive field {px} px, no global statistics")
 
 
@@ -71,8 +75,9 @@ def chained(family: str, first: Tiling, second: Tiling) -> Tiling:
         if not part.exact:
             return inexact(f"{family}: {part.reason}")
     px = first.overlap + second.overlap
-    return Tiling(True, px, f"{family}: receptive field {px} px ({first.overlap} + {second.overlap}), "
-                  "no global statistics")
+    columns = first.columns or second.columns
+    return Tiling(True, px, f"{family}: receptive field {px} px ({first.overlap} + {second.overlap})"
+                  + (" across, full height" if columns else ", no global statistics"), columns=columns)
 
 
 def of(family: Any, config: Any) -> Tiling:

@@ -47,6 +47,10 @@ def last_metrics(run: RunDir) -> dict[str, float]:
     return {k: float(v) for k, v in rows[-1].items() if k not in ("step", "elapsed_s", "it_per_s") and v}
 
 
+# Hours to a few milliseconds: a few-step run (a test, a smoke fine-tune) still records its time.
+HOURS_DIGITS = 6
+
+
 def training_hours(run: RunDir, upto: int | None = None) -> float:
     """Wall-clock hours spent on optimisation steps (up to step `upto`), summed over every (resumed) process.
 
@@ -61,7 +65,7 @@ def training_hours(run: RunDir, upto: int | None = None) -> float:
         if rate > 0 and step > previous:
             seconds += (step - previous) / rate
         previous = step
-    return round(seconds / 3600, 4)
+    return round(seconds / 3600, HOURS_DIGITS)
 
 
 def read_card_notes(path: str | Path) -> dict[str, Any]:
@@ -156,7 +160,7 @@ def _card(run: RunDir, info: dict[str, Any], options: dict[str, Any], family: st
         # A fine-tuned model's training is its own steps on top of every run it started from.
         training["fine_tuned_from"] = parents
         training["steps"] = step + sum(p["step"] for p in parents)
-        training["hours"] = round(training["hours"] + sum(p["hours"] for p in parents), 4)
+        training["hours"] = round(training["hours"] + sum(p["hours"] for p in parents), HOURS_DIGITS)
     family_obj = get_family(family)
     return ModelCard(
         name=_model_name(str(name)),

@@ -16,8 +16,8 @@ from ui.render_worker import RenderRequest, RenderWorker
 pytestmark = pytest.mark.gui
 
 
-def renderer(norm: str) -> Renderer:
-    config = LightSpadeConfig(input_nc=10, ngf=8, n_down=3, n_blocks=1, hidden=8, norm=norm)
+def renderer(norm: str, reflect: tuple[int, ...] = ()) -> Renderer:
+    config = LightSpadeConfig(input_nc=10, ngf=8, n_down=3, n_blocks=1, hidden=8, norm=norm, reflect=reflect)
     family = get_family("light_spade")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(2)
@@ -52,15 +52,16 @@ def painting(h: int, w: int) -> np.ndarray:
     return cells.repeat(32, 0).repeat(32, 1)[:h, :w].astype(np.uint8)
 
 
-@pytest.mark.parametrize("norm", ["batch", "instance"])
-def test_a_big_canvas_refines_to_the_full_render_tiled_or_not(worker, norm: str) -> None:  # noqa: ANN001
-    r = renderer(norm)
+@pytest.mark.parametrize(("norm", "reflect"), [("batch", ()), ("instance", ()), ("batch", (5,))])
+def test_a_big_canvas_refines_to_the_full_render_tiled_or_not(worker, norm: str, reflect: tuple[int, ...]) -> None:  # noqa: ANN001
+    r = renderer(norm, reflect)
     worker.use_renderers(draft=("tiny", r, False), refine=("tiny", r, False))
     labels = painting(576, 704)
     assert np.array_equal(worker.refine(labels, 1), r.render(labels))
     labels[20:40, 30:60] = 3  # a stroke in the top-left tile
     assert np.array_equal(worker.refine(labels, 2), r.render(labels))
     if norm == "batch":  # exact: only the touched tile was rendered again, and it still meets its neighbours
-        assert r.tiling.exact and worker.stats["tiles"] == 1
+        # (with reflections, the tile is the full-height strip: a stroke on the shore changes the whole lake)
+        assert r.tiling.exact and r.tiling.columns == bool(reflect) and worker.stats["tiles"] == 1
     else:  # instance norm: tiles would show seams, so the whole canvas each time
         assert not r.tiling.exact and worker.stats["tiles"] == 0
