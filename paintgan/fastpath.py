@@ -144,7 +144,7 @@ def _merged_conv(gamma: nn.Conv2d, beta: nn.Conv2d, norm: nn.Module) -> tuple[nn
         wb, bb = wb - m[:, None, None, None] * wg, bb - m * bg
     conv = nn.Conv2d(
         gamma.in_channels, 2 * gamma.out_channels, gamma.kernel_size, padding=gamma.padding,  # type: ignore[arg-type]
-        device=gamma.weight.device, dtype=gamma.weight.dtype,
+        padding_mode=gamma.padding_mode, device=gamma.weight.device, dtype=gamma.weight.dtype,
     )
     conv.weight = nn.Parameter(torch.cat([wg, wb]).to(gamma.weight.dtype), requires_grad=False)
     conv.bias = nn.Parameter(torch.cat([bg, bb]).to(gamma.weight.dtype), requires_grad=False)

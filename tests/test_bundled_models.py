@@ -129,6 +129,14 @@ def test_landscape_water_mirrors_the_mountain_standing_on_its_shore() -> None:
     assert snow > rock + 15, f"mirrored snow cap {snow:.0f} should be bright beside the mirrored slope {rock:.0f}"
 
 
+def test_landscape_paints_a_new_canvas_of_sky_evenly_without_frames_along_the_border() -> None:
+    sky = np.full((512, 512), LANDSCAPE_CLASSES.index("sky"), np.uint8)  # what the app starts with
+    picture = Renderer(load_model("landscape"), device="cpu").render(sky).astype(int)
+    cell = picture[256:258, 256:258]  # the pixel shuffle's 2x2 period, far from the border
+    assert np.abs(picture - np.tile(cell, (256, 256, 1))).max() <= 2
+    assert cell[..., 2].mean() > cell[..., 0].mean() + 40, "and it is a blue sky"
+
+
 def test_landscape_label_set_names_and_maps_the_ten_classes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "--json"]) == 0
     cards = {c["name"]: c for c in json.loads(capsys.readouterr().out)}

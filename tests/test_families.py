@@ -104,6 +104,7 @@ CASES: list[tuple[str, Any]] = [
     ("light_spade", LightSpadeConfig(5, 4, 2, 0, 4, 16, "instance")),
     ("light_spade", LightSpadeConfig(12, 8, 4, 3, 16, 8, "batch")),
     ("light_spade", LightSpadeConfig(7, 4, 2, 1, 4, 0, "batch", (3, 5))),
+    ("light_spade", LightSpadeConfig(7, 4, 2, 1, 4, 0, "batch", (), "replicate")),
     ("light_unet", LightUnetConfig(3, 3, 8, 4, 2, "batch")),
     ("light_unet", LightUnetConfig(1, 3, 4, 2, 0, "instance")),
     ("light_unet", LightUnetConfig(1, 3, 8, 5, 3, "batch")),
@@ -111,7 +112,8 @@ CASES: list[tuple[str, Any]] = [
 
 
 # Fields a state dict cannot show (no keys, no shapes); detection reports the documented default instead.
-UNDETECTABLE = {"pix2pix": {"dropout": True}, "ganilla": {"dropout": False, "fpn_weights": (1.0, 1.0, 1.0, 1.0)}}
+UNDETECTABLE = {"pix2pix": {"dropout": True}, "ganilla": {"dropout": False, "fpn_weights": (1.0, 1.0, 1.0, 1.0)},
+                "light_spade": {"padding": "zeros"}}
 
 
 def detectable(name: str, config: Any) -> Any:

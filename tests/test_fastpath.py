@@ -59,6 +59,8 @@ CASES = [
     ("spade", SpadeConfig(label_nc=12, instance_edges=False, ngf=4, norm="instance"), 13,
      "fold norm into one gamma/beta conv"),
     ("light_spade", LightSpadeConfig(input_nc=11, ngf=8, hidden=8), 11, "fold norm into one gamma/beta conv"),
+    ("light_spade", LightSpadeConfig(input_nc=11, ngf=8, hidden=8, padding="replicate"), 11,
+     "fold norm into one gamma/beta conv"),
     ("light_unet", LightUnetConfig(input_nc=1, ngf=8), 1, "fold BatchNorm into convs"),
 ]
 

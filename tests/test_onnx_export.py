@@ -86,8 +86,8 @@ def test_every_family_renders_the_torch_picture_through_onnx_runtime(family: str
         assert np.abs(lite.render(source).astype(int) - torch_ref.render(source).astype(int)).max() <= 1
 
 
-def test_light_spade_reflections_follow_the_shore_at_every_size_through_onnx(tmp_path: Path) -> None:
-    model = built("light_spade", LightSpadeConfig(input_nc=7, ngf=8, hidden=8, reflect=(3,)))
+def test_light_spade_reflections_and_edge_padding_hold_at_every_size_through_onnx(tmp_path: Path) -> None:
+    model = built("light_spade", LightSpadeConfig(input_nc=7, ngf=8, hidden=8, reflect=(3,), padding="replicate"))
     lite = OnnxRenderer(load_onnx_model(export_onnx(model, tmp_path / "m.onnx")), threads=1)
     ref = Renderer(model, device="cpu", fast=False)
     for h, w in ((64, 64), (200, 136)):  # the traced size, then a taller one: the shore search is not unrolled

@@ -138,6 +138,23 @@ def test_reflections_tile_exactly_in_strips_of_the_full_height() -> None:
     assert np.abs(renderer.render_tiled(source, tile=64).astype(int) - full).max() > 0
 
 
+def test_edge_padding_paints_a_blank_canvas_without_frames_and_still_tiles_exactly() -> None:
+    config = LightSpadeConfig(input_nc=6, ngf=8, n_down=3, n_blocks=1, hidden=8)
+    blank = np.zeros((256, 320), np.uint8)  # one class everywhere: a new canvas of sky
+
+    def away_from_the_border(picture: np.ndarray) -> int:
+        """How far the picture strays from its own 2x2 cell (the pixel shuffle's period) repeated everywhere."""
+        return int(np.abs(picture.astype(int) - np.tile(picture[128:130, 160:162], (128, 160, 1))).max())
+
+    framed = Renderer(built("light_spade", config, seed=3), device="cpu").render(blank)
+    assert away_from_the_border(framed) > 2, "zero padding draws the picture's border into a flat field"
+    renderer = Renderer(built("light_spade", replace(config, padding="replicate"), seed=3), device="cpu")
+    assert away_from_the_border(renderer.render(blank)) <= 1
+    source = canvas(renderer.model, 256, 320)
+    assert renderer.tiling.overlap == Renderer(built("light_spade", config), device="cpu").tiling.overlap
+    assert np.array_equal(renderer.render_tiled(source, tile=64), renderer.render(source))
+
+
 def test_onnx_files_carry_the_tiling_and_files_without_it_never_tile() -> None:
     info = OnnxInfo(0, None, True, (256, 256), Tiling(True, 61, "light_spade: receptive field 61 px"))
     assert OnnxInfo.from_json(info.to_json(), "m.onnx") == info

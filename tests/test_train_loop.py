@@ -174,7 +174,7 @@ def test_training_hours_add_up_over_resumed_processes(tmp_path: Path) -> None:
     run_dir = RunDir(tmp_path)
     # two processes: 20 steps at 2 it/s and 1 it/s, then a resumed one whose elapsed_s restarts at 0
     run_dir.metrics_path.write_text("step,elapsed_s,it_per_s\n10,5,2\n20,15,1\n30,20,0.5\n")
-    assert training_hours(run_dir) == round(35 / 3600, 4)
+    assert training_hours(run_dir) == pytest.approx(35 / 3600, abs=1e-6)
 
 
 @pytest.mark.slow

@@ -12,9 +12,10 @@ LIGHT_NORMS = ("batch", "instance")
 class SeparableConv(nn.Module):
     """Depthwise 3x3 then pointwise 1x1: about 1/8 of a full 3x3 conv's cost at equal widths."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, bias: bool = True) -> None:
+    def __init__(self, cin: int, cout: int, stride: int = 1, bias: bool = True, padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.depthwise = nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin, bias=False)
+        self.depthwise = nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin, bias=False,
+                                   padding_mode=padding_mode)
         self.pointwise = nn.Conv2d(cin, cout, 1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -70,9 +71,9 @@ class ToOutput(nn.Module):
     what makes small generators slow on a CPU.
     """
 
-    def __init__(self, features: int, input_nc: int, output_nc: int) -> None:
+    def __init__(self, features: int, input_nc: int, output_nc: int, padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.to_rgb = nn.Conv2d(features, output_nc * 4, 3, padding=1)
+        self.to_rgb = nn.Conv2d(features, output_nc * 4, 3, padding=1, padding_mode=padding_mode)
         self.from_input = nn.Conv2d(input_nc, output_nc, 1)
 
     def forward(self, features: Tensor, x: Tensor) -> Tensor:

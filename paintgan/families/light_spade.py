@@ -18,6 +18,10 @@ their meaning), reshaped for CPU cost:
   the network reads, beside the label map, its mirror image: for each pixel of a reflecting class, the one-hot
   of the pixel mirrored about its column's shoreline (the last row above it of another class), as the training
   scenes compose it (`paintgan.datagen.compose`). Every layer that reads the label map reads both;
+* optional edge padding (`padding="replicate"`): with zero padding every 3x3 conv can tell where the picture
+  ends, and a wide flat region (a blank sky, a meadow) shows the border as nested frames; replicating the edge
+  leaves nothing to see there, so a region is drawn alike wherever it lies. The reach is the same, so tiles stay
+  exact with the same overlap;
 * NHWC memory layout inside (oneDNN's depthwise convs are 10-30x faster in it on a CPU).
 The norm is parameter-free BatchNorm by default (a fixed affine map in eval, so free at render time).
 
@@ -45,6 +49,9 @@ from paintgan.families.tiling import Reach, exact, instance_norm
 from paintgan.render_core import Tiling, inexact
 
 NAME = "light_spade"
+# Zero padding lets the network tell where the picture ends, and a wide flat region (a blank sky, a meadow) shows
+# it as frames that follow the border; replicate padding gives the edge nothing to see.
+PADDINGS = ("zeros", "replicate")
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class LightSpadeConfig:
     z_dim: int = 0
     norm: str = "batch"
     reflect: tuple[int, ...] = field(default=())  # label indices of classes that mirror what stands above them
+    padding: str = "zeros"  # what a 3x3 conv reads beyond the picture's edge: zeros, or the edge "replicate"d
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reflect", tuple(int(i) for i in self.reflect))  # cards on disk give lists
@@ -65,6 +73,7 @@ class LightSpadeConfig:
               NAME, f"reflect must list distinct label indices below input_nc {self.input_nc}, got {self.reflect}")
         check(self.n_down >= 1 and self.n_blocks >= 0 and self.z_dim >= 0, NAME, "n_down >= 1, n_blocks, z_dim >= 0")
         check(self.norm in LIGHT_NORMS, NAME, f"norm must be one of {LIGHT_NORMS}, got {self.norm!r}")
+        check(self.padding in PADDINGS, NAME, f"padding must be one of {PADDINGS}, got {self.padding!r}")
 
     @property
     def widths(self) -> list[int]:
@@ -85,12 +94,12 @@ class LightSpadeConfig:
 class LightSpadeBlock(nn.Module):
     """Residual: (modulate -> LeakyReLU -> separable conv) twice, at a fixed width."""
 
-    def __init__(self, channels: int, hidden: int, norm: str) -> None:
+    def __init__(self, channels: int, hidden: int, norm: str, padding: str = "zeros") -> None:
         super().__init__()
         self.mod_0 = LabelModulation(channels, hidden, norm)
-        self.conv_0 = SeparableConv(channels, channels)
+        self.conv_0 = SeparableConv(channels, channels, padding_mode=padding)
         self.mod_1 = LabelModulation(channels, hidden, norm)
-        self.conv_1 = SeparableConv(channels, channels)
+        self.conv_1 = SeparableConv(channels, channels, padding_mode=padding)
 
     def forward(self, x: Tensor, embedding: Tensor) -> Tensor:
         dx = self.conv_0(F.leaky_relu(self.mod_0(x, embedding), 0.2))
@@ -102,15 +111,17 @@ class LightSpadeGenerator(nn.Module):
         super().__init__()
         c, w = config, config.widths
         self.config = c
-        self.head = nn.Conv2d(c.cond_nc, w[0], 3, padding=1)
+        pad = c.padding
+        self.head = nn.Conv2d(c.cond_nc, w[0], 3, padding=1, padding_mode=pad)
         self.embeds = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(c.cond_nc, c.hidden, 3, padding=1), nn.ReLU()) for _ in range(c.n_down)
+            nn.Sequential(nn.Conv2d(c.cond_nc, c.hidden, 3, padding=1, padding_mode=pad), nn.ReLU())
+            for _ in range(c.n_down)
         )
-        self.middle = nn.ModuleList(LightSpadeBlock(w[0], c.hidden, c.norm) for _ in range(c.n_blocks))
+        self.middle = nn.ModuleList(LightSpadeBlock(w[0], c.hidden, c.norm, pad) for _ in range(c.n_blocks))
         # Widths halve with a 1x1 conv BEFORE each x2 upsampling, so no block runs wide at the finer level.
         self.reduce = nn.ModuleList(nn.Conv2d(a, b, 1, bias=False) for a, b in zip(w, w[1:], strict=False))
-        self.ups = nn.ModuleList(LightSpadeBlock(b, c.hidden, c.norm) for b in w[1:])
-        self.out = ToOutput(w[-1], c.cond_nc, 3)
+        self.ups = nn.ModuleList(LightSpadeBlock(b, c.hidden, c.norm, pad) for b in w[1:])
+        self.out = ToOutput(w[-1], c.cond_nc, 3, pad)
         if c.z_dim:
             self.z_fc = nn.Linear(c.z_dim, 2 * w[0])
         if c.reflect:
