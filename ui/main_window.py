@@ -69,6 +69,9 @@ LABEL_MAP_KINDS = {
 }
 BRUSH_MIN, BRUSH_MAX = 1, 400
 DROP_SUFFIXES = (".paintgan", ".pth", ".safetensors")
+# The restyle thumbnails' picture while the canvas is blank: the bundled landscape's render of a CC0 eval map.
+STYLE_SAMPLE = Path(__file__).resolve().parent / "assets" / "style_sample.jpg"
+FLAT_STD = 8.0  # levels: a result flatter than this in every channel holds nothing to show a style on
 
 
 class MainWindow(QMainWindow):
@@ -592,10 +595,16 @@ class MainWindow(QMainWindow):
             self.worker.request_thumbnails(restyles, self._thumbnail_sample())
 
     def _thumbnail_sample(self) -> np.ndarray:
-        """A small picture every style is shown on: the current result, else the painting's colours."""
+        """A small picture every style is shown on: the current result (else the painting's colours) once it
+        holds something; on a blank canvas, a landscape the bundled painter made, since a flat field shows only
+        what each style does where there is nothing to restyle."""
         image = self.preview.image()
         if image is None:
             image = self.canvas.display_rgb()
+        if float(image.reshape(-1, image.shape[-1]).std(axis=0).max()) < FLAT_STD:
+            sample = cv2.imread(str(STYLE_SAMPLE), cv2.IMREAD_COLOR)
+            if sample is not None:  # a broken install keeps the old behaviour rather than no thumbnails
+                image = cv2.cvtColor(sample, cv2.COLOR_BGR2RGB)
         return cv2.resize(image, (96, 96), interpolation=cv2.INTER_AREA)
 
     def _on_model_failed(self, role: str, message: str) -> None:

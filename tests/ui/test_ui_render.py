@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 import pytest
 from PySide6.QtGui import QAction
@@ -115,6 +116,18 @@ def test_restyle_changes_the_preview_and_strength_blends(window, wait_result, qt
     window.restyle_panel.before.setChecked(True)  # before / after
     assert np.array_equal(window.preview.image(), base)
     assert window.before_action.isChecked()
+
+
+def test_style_thumbnails_show_a_landscape_on_a_blank_canvas_and_the_painting_once_there_is_one(window, mouse,
+                                                                                                wait_result):
+    wait_result()
+    assert window.preview.image().reshape(-1, 3).std(axis=0).max() < 1  # the new canvas renders flat
+    blank = window._thumbnail_sample()
+    assert blank.reshape(-1, 3).std(axis=0).max() > 20, "a scene to show each style on, not the empty canvas"
+    mouse.paint("brush", "water", [(0, 300), (511, 300)], size=120)
+    wait_result()
+    expected = cv2.resize(window.preview.image(), (96, 96), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(window._thumbnail_sample(), expected)
 
 
 def test_restyle_applies_to_an_imported_photo(window, wait_result, qtbot):
