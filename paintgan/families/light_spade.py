@@ -46,12 +46,10 @@ from paintgan.families import Family, register
 from paintgan.families.blocks import LIGHT_NORMS, LabelModulation, SeparableConv, ToOutput, channels_last, upsample2
 from paintgan.families.layout import check, count_children, matches, shape
 from paintgan.families.tiling import Reach, exact, instance_norm
-from paintgan.render_core import Tiling, inexact
+from paintgan.render_core import Tiling
 
 NAME = "light_spade"
-# Zero padding lets the network tell where the picture ends, and a wide flat region (a blank sky, a meadow) shows
-# it as frames that follow the border; replicate padding gives the edge nothing to see.
-PADDINGS = ("zeros", "replicate")
+PADDINGS = ("zeros", "replicate")  # see "optional edge padding" above
 
 
 @dataclass(frozen=True)
