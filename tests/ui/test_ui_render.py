@@ -251,7 +251,9 @@ def tiled_renderer(fake, exact: bool):  # noqa: ANN001, ANN201
 def big_canvas_refines(window, qtbot, renderer):  # noqa: ANN001, ANN201
     """A 1536 x 1024 canvas refined by `renderer`; returns a wait for the refine of the current revision."""
     window.worker.preview_side = 256
-    window.worker.idle_ms = 100
+    # Long enough that a loaded machine cannot slip a refine in between the press and the moves of one stroke
+    # (the tests count the tiles each stroke's refine renders).
+    window.worker.idle_ms = 1000
     window.worker.use_renderers(refine=("big", renderer, False))
     window.resize_canvas(1536, 1024)
     window.canvas.set_view(1.0, window.canvas.offset * 0)
